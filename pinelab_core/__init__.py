@@ -1,0 +1,50 @@
+"""PineLab: a local-first research desk for traders.
+
+Learn PineLab from this list. Names load lazily, so `import pinelab_core` stays fast (the webhook
+sidecar and the CLI do not pay for torch unless they use it).
+
+Data
+    load_ohlcv(symbol, timeframe="1d", start=None, end=None, source="auto") -> OHLCV frame
+    read_ohlcv_file(path) -> OHLCV frame
+    list_sources() -> the data source names
+Configuration and errors
+    Settings, PinelabError, DataFetchError, DataValidationError, ConfigError, ModelSchemaError, ...
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    "Settings": "pinelab_core.config",
+    "PinelabError": "pinelab_core.errors",
+    "DataFetchError": "pinelab_core.errors",
+    "DataValidationError": "pinelab_core.errors",
+    "ConfigError": "pinelab_core.errors",
+    "ModelSchemaError": "pinelab_core.errors",
+    "ModelNotFoundError": "pinelab_core.errors",
+    "AuthError": "pinelab_core.errors",
+    "JobError": "pinelab_core.errors",
+    "StoreError": "pinelab_core.errors",
+    "Action": "pinelab_core.types",
+    "Timeframe": "pinelab_core.types",
+    "OHLCV_COLUMNS": "pinelab_core.types",
+}
+
+__all__ = sorted(_EXPORTS)
+__version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pinelab_core' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

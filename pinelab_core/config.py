@@ -1,0 +1,104 @@
+"""Settings, read once from environment variables (or `.streamlit/secrets.toml`) and passed down.
+
+Every key has a working offline default, so a fresh clone runs with no configuration at all.
+Environment variables win over `secrets.toml`; the `[pinelab]` table of that file uses the same
+names without the `PINELAB_` prefix, in lower case (`database_url = "..."`).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from pinelab_core.errors import ConfigError
+
+__all__ = ["Settings", "TRADINGVIEW_SENDER_IPS"]
+
+#: The addresses TradingView documents as the senders of its webhook alerts.
+TRADINGVIEW_SENDER_IPS: tuple[str, ...] = ("52.89.214.238", "34.212.75.30", "54.218.53.128", "52.32.178.7")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """PineLab configuration. Build it with `Settings.from_env()`; never mutate, use `with_overrides`."""
+
+    data_dir: Path = Path("data")
+    models_dir: Path = Path("models")
+    database_url: str = ""  # empty -> sqlite file inside data_dir
+    default_source: str = "demo"
+    fetch_timeout_s: float = 20.0
+    fetch_retries: int = 3
+    device: str = "auto"  # auto | cpu | cuda | mps
+    max_concurrent_jobs: int = 1
+    webhook_secret: str = ""
+    webhook_hmac_secret: str = ""
+    webhook_host: str = "127.0.0.1"
+    webhook_port: int = 8787
+    webhook_rate_limit: float = 20.0  # alerts per second per client; 0 = off
+    webhook_ip_allowlist: tuple[str, ...] = ()
+    webhook_trust_forwarded: bool = False
+    webhook_public_url: str = ""
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'pinelab.db').as_posix()}"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, secrets_path: Path | None = None) -> Settings:
+        """Read settings from `PINELAB_*` variables, then `.streamlit/secrets.toml`, then defaults."""
+        env = dict(os.environ if environ is None else environ)
+        secrets = _read_secrets(secrets_path if secrets_path is not None else Path(".streamlit/secrets.toml"))
+        values: dict[str, Any] = {}
+        for field in fields(cls):
+            raw = env.get(f"PINELAB_{field.name.upper()}", secrets.get(field.name))
+            if raw is None or raw == "":
+                continue
+            values[field.name] = _coerce(field.name, field.type, raw)
+        if "webhook_ip_allowlist" in values and values["webhook_ip_allowlist"] == ("tradingview",):
+            values["webhook_ip_allowlist"] = TRADINGVIEW_SENDER_IPS
+        settings = cls(**values)
+        if settings.device not in {"auto", "cpu", "cuda", "mps"} and not settings.device.startswith("cuda:"):
+            raise ConfigError(f"PINELAB_DEVICE={settings.device!r} is not a device. Use auto, cpu, cuda or mps.")
+        if settings.max_concurrent_jobs < 1:
+            raise ConfigError("PINELAB_MAX_CONCURRENT_JOBS must be at least 1.")
+        return settings
+
+
+def _read_secrets(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, OSError) as exc:
+        raise ConfigError(f"{path} is not valid TOML ({exc}). Fix or remove the file.") from exc
+    section = data.get("pinelab", {})
+    return section if isinstance(section, dict) else {}
+
+
+def _coerce(name: str, kind: Any, raw: Any) -> Any:
+    kind = str(kind)
+    try:
+        if "Path" in kind:
+            return Path(str(raw)).expanduser()
+        if "tuple" in kind:
+            items = raw if isinstance(raw, list | tuple) else str(raw).split(",")
+            return tuple(str(item).strip() for item in items if str(item).strip())
+        if kind == "bool":
+            return raw if isinstance(raw, bool) else str(raw).strip().lower() in {"1", "true", "yes", "on"}
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"PINELAB_{name.upper()}={raw!r} is not a valid {kind}. Fix the setting.") from exc
+    return str(raw)

@@ -1,0 +1,284 @@
+"""Every table PineLab keeps. One module, so the whole schema reads in one place.
+
+Times are stored as timezone-aware UTC datetimes except the price cache, which keys bars by
+epoch seconds (`ts`) for fast bulk upserts. Free-form structured fields are JSON text columns
+(`*_json`); the query functions in `store.queries` and the domain packages decode them into
+typed records.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+__all__ = [
+    "AggregatedSignalRow",
+    "BacktestRow",
+    "FeatureSnapshotRow",
+    "JobLogRow",
+    "ModelRow",
+    "ModelVersionRow",
+    "PredictionRow",
+    "PriceBarRow",
+    "PriceFetchRow",
+    "SchemaVersion",
+    "SignalOutcomeRow",
+    "SourceWeightRow",
+    "JobRow",
+    "TradingViewAlertRow",
+    "WebhookRequestRow",
+]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class SchemaVersion(SQLModel, table=True):
+    __tablename__ = "schema_version"
+    id: int = Field(default=1, primary_key=True)
+    version: int
+    applied_at: datetime = Field(default_factory=utcnow)
+
+
+# --- market data -----------------------------------------------------------------------------
+
+
+class PriceBarRow(SQLModel, table=True):
+    """One cached OHLCV bar of a network source, keyed by (source, symbol, timeframe, ts)."""
+
+    __tablename__ = "price_bar"
+    source: str = Field(primary_key=True, max_length=64)
+    symbol: str = Field(primary_key=True, max_length=64)
+    timeframe: str = Field(primary_key=True, max_length=8)
+    ts: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+
+
+class PriceFetchRow(SQLModel, table=True):
+    """When a (source, symbol, timeframe) was last fetched from the network, and how it went."""
+
+    __tablename__ = "price_fetch"
+    source: str = Field(primary_key=True, max_length=64)
+    symbol: str = Field(primary_key=True, max_length=64)
+    timeframe: str = Field(primary_key=True, max_length=8)
+    fetched_at: datetime = Field(default_factory=utcnow)
+    rows: int = 0
+    last_error: str = ""
+
+
+class FeatureSnapshotRow(SQLModel, table=True):
+    """A cached feature matrix on disk, found by data fingerprint + feature-set version."""
+
+    __tablename__ = "feature_snapshot"
+    id: int | None = Field(default=None, primary_key=True)
+    data_fingerprint: str = Field(index=True, max_length=64)
+    feature_set_version: str = Field(max_length=64)
+    groups: str = ""
+    path: str
+    n_rows: int = 0
+    n_columns: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+# --- models and training ---------------------------------------------------------------------
+
+
+class ModelRow(SQLModel, table=True):
+    """A named model line (e.g. 'btc-1h-direction'); its versions hold the artifacts."""
+
+    __tablename__ = "model"
+    name: str = Field(primary_key=True, max_length=128)
+    description: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ModelVersionRow(SQLModel, table=True):
+    """One trained artifact under models/<name>/<version>/ with its manifest."""
+
+    __tablename__ = "model_version"
+    __table_args__ = (UniqueConstraint("model_name", "version"),)
+    id: int | None = Field(default=None, primary_key=True)
+    model_name: str = Field(foreign_key="model.name", index=True, max_length=128)
+    version: int
+    kind: str = Field(max_length=32)  # registry name: lightgbm, xgboost, lstm, ...
+    status: str = Field(default="candidate", max_length=16)  # candidate|active|challenger|archived
+    symbol: str = ""
+    timeframe: str = ""
+    label: str = ""
+    horizon: int = 0
+    path: str = ""
+    checksum: str = ""
+    device: str = ""
+    metrics_json: str = Field(default="{}", sa_column=Column(Text))
+    manifest_json: str = Field(default="{}", sa_column=Column(Text))
+    job_id: int | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class JobRow(SQLModel, table=True):
+    """A background job (training, tuning, RL): its state, progress and result."""
+
+    __tablename__ = "job"
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(default="train", max_length=32)
+    status: str = Field(default="queued", index=True, max_length=16)  # queued|running|succeeded|failed|cancelled
+    params_json: str = Field(default="{}", sa_column=Column(Text))
+    result_json: str = Field(default="{}", sa_column=Column(Text))
+    progress: float = 0.0
+    stage: str = ""
+    pid: int | None = None
+    cancel_requested: bool = False
+    error: str = Field(default="", sa_column=Column(Text))
+    created_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    heartbeat_at: datetime | None = None
+
+
+class JobLogRow(SQLModel, table=True):
+    """A log line or a metric point (fold, epoch, losses) of a job."""
+
+    __tablename__ = "job_log"
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: int = Field(foreign_key="job.id", index=True)
+    time: datetime = Field(default_factory=utcnow)
+    level: str = Field(default="INFO", max_length=8)
+    message: str = Field(default="", sa_column=Column(Text))
+    fold: int | None = None
+    epoch: int | None = None
+    train_loss: float | None = None
+    val_loss: float | None = None
+
+
+# --- predictions -------------------------------------------------------------------------------
+
+
+class PredictionRow(SQLModel, table=True):
+    """A logged ensemble prediction; the outcome columns fill in once its horizon has passed."""
+
+    __tablename__ = "prediction"
+    __table_args__ = (Index("ix_prediction_symbol_bar", "symbol", "timeframe", "bar_time"),)
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    source: str = ""
+    symbol: str = Field(max_length=64)
+    timeframe: str = Field(max_length=8)
+    bar_time: datetime
+    horizon: int
+    signal: str = Field(max_length=8)
+    confidence: float
+    probabilities_json: str = Field(default="{}", sa_column=Column(Text))
+    members_json: str = Field(default="{}", sa_column=Column(Text))
+    model_versions_json: str = Field(default="{}", sa_column=Column(Text))
+    input_fingerprint: str = ""
+    close_at_bar: float | None = None
+    realised_return: float | None = None
+    outcome: str | None = None  # the realised class, once known
+    hit: bool | None = None
+    resolved_at: datetime | None = None
+
+
+# --- signals -----------------------------------------------------------------------------------
+
+
+class TradingViewAlertRow(SQLModel, table=True):
+    """An accepted TradingView alert, stored once (dedupe_key is unique)."""
+
+    __tablename__ = "tradingview_alert"
+    id: int | None = Field(default=None, primary_key=True)
+    dedupe_key: str = Field(unique=True, max_length=64)
+    received_at: datetime = Field(default_factory=utcnow, index=True)
+    ticker: str = Field(index=True, max_length=64)
+    exchange: str = ""
+    action: str = Field(max_length=8)
+    price: float | None = None
+    contracts: float | None = None
+    order_id: str = ""
+    strategy: str = ""
+    interval: str = ""
+    market_position: str = ""
+    bar_time: datetime | None = None
+    comment: str = ""
+    payload: str = Field(default="", sa_column=Column(Text))
+    status: str = Field(default="accepted", max_length=16)  # accepted|enriched|enrich_failed
+    enrichment_json: str = Field(default="{}", sa_column=Column(Text))
+
+
+class WebhookRequestRow(SQLModel, table=True):
+    """Audit trail: every webhook request's outcome (never the passphrase)."""
+
+    __tablename__ = "webhook_request"
+    id: int | None = Field(default=None, primary_key=True)
+    received_at: datetime = Field(default_factory=utcnow, index=True)
+    client: str = ""
+    status_code: int
+    outcome: str = Field(max_length=32)  # accepted|duplicate|unauthorized|malformed|invalid|too_large|rate_limited|forbidden
+    reason: str = ""
+    alert_id: int | None = None
+
+
+class AggregatedSignalRow(SQLModel, table=True):
+    """The fused score for a symbol at a time, with each source's contribution."""
+
+    __tablename__ = "aggregated_signal"
+    id: int | None = Field(default=None, primary_key=True)
+    symbol: str = Field(index=True, max_length=64)
+    timeframe: str = ""
+    time: datetime
+    score: float
+    confidence: float
+    position_size: float
+    action: str = Field(max_length=8)
+    contributions_json: str = Field(default="{}", sa_column=Column(Text))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class SignalOutcomeRow(SQLModel, table=True):
+    """A single source's signal and, after its horizon, what it earned."""
+
+    __tablename__ = "signal_outcome"
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(index=True, max_length=64)
+    symbol: str = Field(index=True, max_length=64)
+    timeframe: str = ""
+    direction: int
+    strength: float = 1.0
+    time: datetime
+    horizon: int = 1
+    regime: str = ""
+    entry_price: float | None = None
+    ref_id: int | None = None  # e.g. the alert or prediction row this signal came from
+    realised_return: float | None = None
+    hit: bool | None = None
+    duration_bars: int | None = None
+    resolved_at: datetime | None = None
+
+
+class SourceWeightRow(SQLModel, table=True):
+    """The learned weight of a signal source."""
+
+    __tablename__ = "source_weight"
+    source: str = Field(primary_key=True, max_length=64)
+    weight: float
+    n_outcomes: int = 0
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class BacktestRow(SQLModel, table=True):
+    """A stored backtest run."""
+
+    __tablename__ = "backtest"
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    symbol: str = ""
+    timeframe: str = ""
+    strategy: str = ""
+    params_json: str = Field(default="{}", sa_column=Column(Text))
+    metrics_json: str = Field(default="{}", sa_column=Column(Text))
