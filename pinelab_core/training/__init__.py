@@ -1,0 +1,26 @@
+"""Training: labels, purged walk-forward validation, reports and background jobs."""
+
+from pinelab_core.training.labels import (
+    LABEL_KINDS,
+    LabelSpec,
+    direction_labels,
+    forward_log_returns,
+    make_labels,
+    rolling_volatility,
+    triple_barrier_labels,
+)
+from pinelab_core.training.splits import WINDOWS, WalkForwardFold, purged_training_rows, walk_forward_splits
+
+__all__ = [
+    "LABEL_KINDS",
+    "WINDOWS",
+    "LabelSpec",
+    "WalkForwardFold",
+    "direction_labels",
+    "forward_log_returns",
+    "make_labels",
+    "purged_training_rows",
+    "rolling_volatility",
+    "triple_barrier_labels",
+    "walk_forward_splits",
+]
