@@ -9,18 +9,24 @@ from pinelab_core.training.labels import (
     rolling_volatility,
     triple_barrier_labels,
 )
+from pinelab_core.training.report import PROBABILITY_COLUMNS, TrainReport
 from pinelab_core.training.splits import WINDOWS, WalkForwardFold, purged_training_rows, walk_forward_splits
+from pinelab_core.training.walk_forward import WalkForwardProgress, walk_forward
 
 __all__ = [
     "LABEL_KINDS",
     "WINDOWS",
+    "PROBABILITY_COLUMNS",
     "LabelSpec",
+    "TrainReport",
     "WalkForwardFold",
+    "WalkForwardProgress",
     "direction_labels",
     "forward_log_returns",
     "make_labels",
     "purged_training_rows",
     "rolling_volatility",
     "triple_barrier_labels",
+    "walk_forward",
     "walk_forward_splits",
 ]

@@ -26,7 +26,7 @@ import numpy as np
 
 from pinelab_core.errors import DataValidationError
 
-__all__ = ["WINDOWS", "WalkForwardFold", "purged_training_rows", "walk_forward_splits"]
+__all__ = ["WINDOWS", "WalkForwardFold", "purged_training_rows", "validation_tail", "walk_forward_splits"]
 
 WINDOWS: tuple[str, ...] = ("expanding", "rolling")
 
@@ -111,7 +111,7 @@ def walk_forward_splits(
         first = 0 if window == "expanding" else max(0, test_start - train_size)
         candidates = np.arange(first, test_start)
         train = candidates[bars[candidates] + horizon + embargo < bars[test_start]]
-        fit, validation = _carve_validation(train, validation_size, horizon, bars)
+        fit, validation = validation_tail(train, validation_size, horizon, bars)
         if len(fit) == 0:
             raise DataValidationError(
                 f"Fold {len(folds) + 1} has no rows left to fit after purging {horizon} bars, embargo {embargo} and "
@@ -122,7 +122,7 @@ def walk_forward_splits(
     return folds
 
 
-def _carve_validation(
+def validation_tail(
     train: np.ndarray, validation_size: int, horizon: int, bars: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Split the training window into fit rows and a validation tail, purging fit rows that overlap the tail."""

@@ -1,0 +1,112 @@
+"""Walk-forward integrity: no edge on a random walk, the planted edge found, reproducible, nothing leaks."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pinelab_core.errors import DataValidationError
+from pinelab_core.training.labels import LabelSpec, make_labels
+from pinelab_core.training.report import PROBABILITY_COLUMNS
+from pinelab_core.training.walk_forward import WalkForwardProgress, walk_forward
+from tests.conftest import random_walk_ohlcv
+from tests.training_helpers import LogisticModel, lagged_return_features, planted_market
+
+
+def _chance_tolerance(y_true: pd.Series) -> float:
+    """Four standard deviations of balanced accuracy under "predictions independent of the truth".
+
+    Each class recall is a binomial share with variance <= 1/(4 n_c); balanced accuracy averages K of them.
+    """
+    counts = y_true.value_counts()
+    return 4.0 * math.sqrt(float(np.sum(1.0 / (4.0 * counts)))) / len(counts)
+
+
+def test_random_walk_shows_no_edge() -> None:
+    ohlcv = random_walk_ohlcv(3_000, seed=11, freq="1D")
+    report = walk_forward(ohlcv, LogisticModel, horizon=5, features=lagged_return_features(ohlcv), seed=0)
+    tolerance = _chance_tolerance(report.oos["y_true"])
+    assert len(report.oos) > 1_000
+    assert abs(report.metrics["balanced_accuracy"] - 1 / 3) < tolerance, (report.metrics, tolerance)
+    # the baseline a skeptic asks for is there, and the model does not beat it by much either
+    assert report.metrics["baseline_balanced_accuracy"] == pytest.approx(1 / 3, abs=0.01)
+
+
+def test_planted_pattern_is_found_clearly_above_chance() -> None:
+    ohlcv, features = planted_market(1_500, seed=2)
+    report = walk_forward(ohlcv, LogisticModel, horizon=1, features=features, seed=0, fees=0.0)
+    tolerance = _chance_tolerance(report.oos["y_true"])
+    assert report.metrics["balanced_accuracy"] > 1 / 3 + 3 * tolerance, report.metrics
+    assert report.metrics["accuracy"] > report.metrics["baseline_accuracy"] + 0.1
+    assert report.metrics["sharpe"] > 1.0
+    assert report.feature_importance is not None and report.feature_importance.index[0] == "signal"
+
+
+def test_same_seed_and_data_give_identical_results() -> None:
+    ohlcv, features = planted_market(800, seed=4)
+    first = walk_forward(ohlcv, LogisticModel, horizon=2, features=features, seed=7)
+    second = walk_forward(ohlcv, LogisticModel, horizon=2, features=features, seed=7)
+    assert first.metrics == second.metrics
+    pd.testing.assert_frame_equal(first.oos, second.oos)
+
+
+def test_folds_are_purged_and_oos_rows_are_complete() -> None:
+    ohlcv, features = planted_market(600, seed=5)
+    horizon = 3
+    report = walk_forward(ohlcv, LogisticModel, horizon=horizon, features=features, train_size=300, test_size=50)
+    folds = report.folds
+    assert list(folds["fold"]) == list(range(1, len(folds) + 1))
+    bar = {t: i for i, t in enumerate(ohlcv.index)}
+    for row in folds.itertuples():
+        # the last training label (train_end .. train_end + h) ends before the test window starts
+        assert bar[row.train_end] + horizon < bar[row.test_start]
+    expected = make_labels(ohlcv, LabelSpec("direction", horizon)).dropna().iloc[300:]
+    assert report.oos.index.equals(expected.index)
+    np.testing.assert_array_equal(report.oos["y_true"].to_numpy(), expected.to_numpy().astype(int))
+    proba = report.oos[list(PROBABILITY_COLUMNS)].to_numpy()
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert (report.oos["y_pred"].to_numpy() == proba.argmax(axis=1)).all()
+    assert report.oos.index.is_monotonic_increasing and not report.oos.index.has_duplicates
+
+
+def test_report_carries_baselines_strategy_and_final_model() -> None:
+    ohlcv, features = planted_market(600, seed=6)
+    ticks: list[WalkForwardProgress] = []
+    report = walk_forward(ohlcv, LogisticModel, horizon=1, features=features, progress=ticks.append, C=0.5)
+    for key in ("accuracy", "balanced_accuracy", "log_loss", "f1_macro", "brier", "baseline_accuracy",
+                "sharpe", "max_drawdown", "win_rate", "profit_factor", "buy_and_hold_sharpe",
+                "buy_and_hold_max_drawdown", "buy_and_hold_win_rate", "buy_and_hold_profit_factor"):
+        assert key in report.metrics, key
+    equity = report.equity
+    assert list(equity.columns) == ["strategy", "buy_and_hold"] and len(equity) == len(report.oos)
+    assert report.model is not None and report.model.params == {"C": 0.5}
+    assert report.feature_names == ["signal", "noise_a", "noise_b"]
+    assert report.device == "cpu"
+    n_folds = len(report.folds)
+    assert ticks[-1].fold == n_folds + 1  # the final refit reports too
+    assert ticks[0].fraction == 0.0 and ticks[-1].fraction == 1.0
+    assert set(report.history["fold"]) == set(range(1, n_folds + 2))
+
+
+def test_overfitting_flag_follows_the_train_validation_gap() -> None:
+    ohlcv = random_walk_ohlcv(800, seed=3, freq="1D")
+    rng = np.random.default_rng(0)
+    noise = pd.DataFrame(rng.normal(size=(800, 60)), index=ohlcv.index).add_prefix("noise_")
+    # 60 noise columns and weak regularisation: the fit rows are memorised, validation stays at chance
+    report = walk_forward(ohlcv, LogisticModel, horizon=1, features=noise, C=1e4, overfit_threshold=0.05)
+    assert report.overfit and report.metrics["overfit_gap"] > 0.05
+    calm = walk_forward(ohlcv, LogisticModel, horizon=1, features=noise, C=1e4, overfit_threshold=0.9)
+    assert not calm.overfit
+
+
+def test_inputs_are_validated_where_they_enter() -> None:
+    ohlcv, features = planted_market(300, seed=1)
+    with pytest.raises(DataValidationError, match="index differs"):
+        walk_forward(ohlcv, LogisticModel, features=features.iloc[1:])
+    with pytest.raises(DataValidationError, match="lacks"):
+        walk_forward(ohlcv.drop(columns="volume"), LogisticModel, features=features)
+    with pytest.raises(DataValidationError, match="nothing to test"):
+        walk_forward(ohlcv, LogisticModel, features=features, train_size=5_000)
