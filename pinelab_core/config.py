@@ -41,6 +41,7 @@ class Settings:
     webhook_ip_allowlist: tuple[str, ...] = ()
     webhook_trust_forwarded: bool = False
     webhook_public_url: str = ""
+    webhook_enrich: bool = True  # add market context and model opinion to alerts after answering
 
     @property
     def resolved_database_url(self) -> str:

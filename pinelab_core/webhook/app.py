@@ -1,0 +1,248 @@
+"""The FastAPI app of the webhook sidecar: `POST /webhook/tradingview` and `GET /healthz`.
+
+The body is read by hand, not by a pydantic model, so that size is enforced before parsing (413),
+JSON, text/plain JSON and plain sentences all land, and every refusal gets the right status and an
+audit row. Checks run cheapest and least revealing first: allowlist, rate limit, size, signature,
+format, passphrase, fields. Storage goes through the group-commit writer; enrichment runs after
+the answer on its own thread.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
+
+from pinelab_core.config import Settings
+from pinelab_core.errors import AuthError, PinelabError, StoreError
+from pinelab_core.signals.alerts import alert_row_values
+from pinelab_core.signals.tradingview import (
+    MAX_ALERT_BYTES,
+    AlertFieldError,
+    AlertFormatError,
+    decode_alert_body,
+    validate_alert,
+)
+from pinelab_core.store.engine import get_engine
+from pinelab_core.webhook.enrich import AlertEnricher
+from pinelab_core.webhook.security import (
+    SIGNATURE_HEADER,
+    IpAllowlist,
+    TokenBucketLimiter,
+    check_passphrase,
+    client_address,
+    verify_signature,
+)
+from pinelab_core.webhook.writer import AlertWriter, AuditEntry, WriteJob
+
+__all__ = ["ALERT_PATH", "create_app"]
+
+log = logging.getLogger(__name__)
+ALERT_PATH = "/webhook/tradingview"
+
+_ALERT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "ticker": {"type": "string", "example": "BTCUSDT"},
+        "exchange": {"type": "string", "example": "BINANCE"},
+        "interval": {"type": "string", "example": "60"},
+        "time": {"type": "string", "example": "2024-01-01T12:00:00Z"},
+        "action": {"type": "string", "enum": ["buy", "sell", "long", "short", "exit", "flat", "hold"]},
+        "price": {"type": "number", "example": 43000.5},
+        "contracts": {"type": "number", "example": 0.5},
+        "order_id": {"type": "string", "example": "Long"},
+        "market_position": {"type": "string", "enum": ["long", "flat", "short"]},
+        "strategy": {"type": "string"},
+        "passphrase": {"type": "string"},
+    },
+    "required": ["ticker", "action"],
+}
+_OPENAPI_EXTRA: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": _ALERT_SCHEMA},
+            "text/plain": {"schema": {"type": "string", "example": "BUY BTCUSDT @ 43000"}},
+        },
+    }
+}
+_REFUSALS = {
+    status: {"description": description, "model": None}
+    for status, description in {
+        400: "malformed body", 401: "wrong or missing passphrase or signature", 403: "address not allowed",
+        413: "body over 64 KiB", 422: "invalid field", 429: "rate limit exceeded", 503: "store unavailable, retry",
+    }.items()
+}
+
+
+@dataclass
+class _Rejection(Exception):
+    status: int
+    outcome: str
+    reason: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def create_app(settings: Settings, *, engine: Engine | None = None, enrich: bool | None = None) -> FastAPI:
+    """Build the sidecar app. Serve it with `pinelab webhook`; tests call it through a TestClient.
+
+    Args:
+        settings: where the store is and the webhook_* keys (secret, HMAC secret, rate, allowlist).
+        engine: the store engine; by default `get_engine(settings)`.
+        enrich: add market context after answering; by default `settings.webhook_enrich`.
+    """
+    engine = engine if engine is not None else get_engine(settings)
+    enricher = AlertEnricher(engine, settings) if (settings.webhook_enrich if enrich is None else enrich) else None
+    writer = AlertWriter(engine, on_new_alerts=enricher.enqueue if enricher else None)
+    gate = _Gate(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        writer.start()
+        if enricher:
+            enricher.start()
+        yield
+        writer.close()
+        if enricher:
+            enricher.close()
+
+    app = FastAPI(title="PineLab webhook sidecar", version="1", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.writer, app.state.enricher = writer, enricher
+    _add_error_handlers(app)
+
+    @app.post(ALERT_PATH, openapi_extra=_OPENAPI_EXTRA, responses=_REFUSALS)
+    async def receive_tradingview_alert(request: Request) -> JSONResponse:
+        """Receive one TradingView alert: JSON (application/json or text/plain) or a plain sentence."""
+        client = client_address(request.client.host if request.client else None, request.headers,
+                                settings.webhook_trust_forwarded)
+        try:
+            job = await gate.admit(request, client)
+        except _Rejection as refusal:
+            await _audit(writer, AuditEntry(client, refusal.status, refusal.outcome, refusal.reason))
+            return JSONResponse({"ok": False, "error": refusal.outcome, "reason": refusal.reason},
+                                status_code=refusal.status, headers=refusal.headers)
+        try:
+            result = await writer.submit(job)
+        except StoreError as exc:
+            log.error("Alert not stored: %s", exc)
+            return JSONResponse({"ok": False, "error": "store_unavailable", "reason": "Could not store the alert. "
+                                 "Retry."}, status_code=503, headers={"Retry-After": "1"})
+        stored = job.alert or {}
+        return JSONResponse({"ok": True, "id": result.alert_id, "duplicate": result.duplicate,
+                             "ticker": stored.get("ticker"), "action": stored.get("action")})
+
+    @app.get("/healthz")
+    async def healthz() -> JSONResponse:
+        """Liveness and store reachability, for monitors."""
+        database_ok = await run_in_threadpool(_database_ok, engine)
+        body = {"ok": database_ok, "service": "pinelab-webhook", "database": "ok" if database_ok else "unreachable",
+                "writer": "running" if writer.running else "idle",
+                "enrichment_backlog": enricher.backlog if enricher else 0}
+        return JSONResponse(body, status_code=200 if database_ok else 503)
+
+    return app
+
+
+class _Gate:
+    """Decides, request by request, whether an alert is let in; builds its row when it is."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.allowlist = IpAllowlist(settings.webhook_ip_allowlist)
+        self.limiter = TokenBucketLimiter(settings.webhook_rate_limit)
+        self.secrets = tuple(s for s in (settings.webhook_secret, settings.webhook_hmac_secret) if s)
+
+    async def admit(self, request: Request, client: str) -> WriteJob:
+        if not self.allowlist.allows(client):
+            raise _Rejection(403, "forbidden", f"Address {client} is not on PINELAB_WEBHOOK_IP_ALLOWLIST.")
+        wait = self.limiter.acquire(client)
+        if wait > 0:
+            raise _Rejection(429, "rate_limited", f"Over {self.settings.webhook_rate_limit:g} alerts/s from {client}. "
+                             "Slow down.", {"Retry-After": str(max(1, round(wait)))})
+        body = await _read_capped(request)
+        signature = request.headers.get(SIGNATURE_HEADER)
+        try:
+            if signature is not None:
+                verify_signature(body, signature, self.settings.webhook_hmac_secret)
+            raw = decode_alert_body(body, request.headers.get("content-type", ""))
+            if signature is None:
+                check_passphrase(raw.passphrase, self.settings.webhook_secret)
+            alert = validate_alert(raw)
+        except AuthError as exc:
+            raise _Rejection(401, "unauthorized", str(exc)) from None
+        except AlertFormatError as exc:
+            raise _Rejection(400, "malformed", str(exc)) from None
+        except AlertFieldError as exc:
+            raise _Rejection(422, "invalid", str(exc)) from None
+        values = alert_row_values(alert, raw, datetime.now(UTC), self.secrets)
+        return WriteJob(AuditEntry(client, 200, "accepted"), values)
+
+
+async def _read_capped(request: Request) -> bytes:
+    """The raw body, refusing anything over MAX_ALERT_BYTES before (or while) it is read."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_ALERT_BYTES:
+        raise _Rejection(413, "too_large", f"Body of {declared} bytes; alerts are at most {MAX_ALERT_BYTES} bytes.")
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_ALERT_BYTES:
+                raise _Rejection(413, "too_large", f"Body over {MAX_ALERT_BYTES} bytes; send a shorter alert.")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise _Rejection(400, "malformed", "The client disconnected before the body was complete.") from None
+    return b"".join(chunks)
+
+
+async def _audit(writer: AlertWriter, entry: AuditEntry) -> None:
+    try:
+        await writer.submit(WriteJob(entry))
+    except PinelabError as exc:  # the refusal still goes out; the audit gap is logged
+        log.error("Could not audit a %s request: %s", entry.outcome, exc)
+
+
+def _database_ok(engine: Engine) -> bool:
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return True
+    except SQLAlchemyError:
+        return False
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    """FastAPI's own errors in the same JSON shape; input problems are 4xx, never 5xx."""
+
+    async def on_validation_error(_: Request, exc: Exception) -> JSONResponse:
+        reason = str(exc)[:500] if not isinstance(exc, RequestValidationError) else str(exc.errors())[:500]
+        return JSONResponse({"ok": False, "error": "invalid", "reason": reason}, status_code=422)
+
+    async def on_http_error(_: Request, exc: Exception) -> JSONResponse:
+        status = exc.status_code if isinstance(exc, StarletteHTTPException) else 400
+        detail = exc.detail if isinstance(exc, StarletteHTTPException) else str(exc)
+        headers = getattr(exc, "headers", None)
+        return JSONResponse({"ok": False, "error": "http", "reason": str(detail)}, status_code=status, headers=headers)
+
+    async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("Unexpected error in the webhook sidecar", exc_info=exc)
+        return JSONResponse({"ok": False, "error": "internal", "reason": "Unexpected error; it was logged."},
+                            status_code=500)
+
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(Exception, on_unexpected)

@@ -1,0 +1,154 @@
+"""Enrichment after the answer: market context at the alert's bar and, when a model exists, its opinion.
+
+Runs on its own thread with its own sessions, fed by the writer once alerts are committed, so a
+slow data source never delays TradingView's 200. Frames are cached per (ticker, timeframe) for a
+short while: a burst of alerts on one market costs one load and one indicator pass.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC
+from typing import Any
+
+import pandas as pd
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from pinelab_core.config import Settings
+from pinelab_core.errors import PinelabError
+from pinelab_core.signals.context import context_at, context_frame
+from pinelab_core.signals.tradingview import interval_timeframe
+from pinelab_core.store.tables import TradingViewAlertRow
+
+__all__ = ["AlertEnricher", "OhlcvLoader"]
+
+log = logging.getLogger(__name__)
+OhlcvLoader = Callable[[str, str], pd.DataFrame]
+_STOP = -1
+
+
+class AlertEnricher:
+    """Background enrichment of stored alerts. `enqueue(ids)` never blocks; overflow is logged and skipped."""
+
+    def __init__(self, engine: Engine, settings: Settings, *, loader: OhlcvLoader | None = None,
+                 max_backlog: int = 10_000, cache_seconds: float = 60.0) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.source = settings.default_source
+        self.loader = loader or self._load_ohlcv
+        self.cache_seconds = cache_seconds
+        self._queue: queue.Queue[int] = queue.Queue(maxsize=max_backlog)
+        self._cache: dict[tuple[str, str], tuple[float, pd.DataFrame | str]] = {}
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def backlog(self) -> int:
+        return self._queue.qsize()
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="pinelab-alert-enricher", daemon=True)
+                self._thread.start()
+
+    def close(self, timeout: float = 10.0) -> None:
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._queue.put(_STOP)
+            thread.join(timeout)
+
+    def enqueue(self, alert_ids: list[int]) -> None:
+        for alert_id in alert_ids:
+            try:
+                self._queue.put_nowait(alert_id)
+            except queue.Full:
+                log.warning("Enrichment backlog full; alert %s stays unenriched", alert_id)
+
+    def enrich(self, alert_ids: list[int]) -> int:
+        """Enrich these alerts now, on the calling thread; returns how many rows were updated."""
+        with Session(self.engine) as session:
+            rows = session.exec(select(TradingViewAlertRow).where(col(TradingViewAlertRow.id).in_(alert_ids))).all()
+            for row in rows:
+                status, details = self._details(row)
+                row.status, row.enrichment_json = status, json.dumps(details, default=str)
+                session.add(row)
+            session.commit()
+        return len(rows)
+
+    def _run(self) -> None:
+        while True:
+            ids = [self._queue.get()]
+            while len(ids) < 500 and ids[-1] != _STOP:
+                try:
+                    ids.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            batch = [i for i in ids if i != _STOP]
+            if batch:
+                try:
+                    self.enrich(batch)
+                except Exception:  # never let one bad batch kill the thread
+                    log.exception("Enrichment of %d alerts failed", len(batch))
+            if ids[-1] == _STOP:
+                return
+
+    def _details(self, row: TradingViewAlertRow) -> tuple[str, dict[str, Any]]:
+        timeframe = interval_timeframe(row.interval) or "1d"
+        details: dict[str, Any] = {"data_source": self.source, "simulated": self.source == "demo",
+                                   "timeframe": timeframe}
+        if not row.interval or not interval_timeframe(row.interval):
+            details["note"] = f"interval {row.interval!r} has no PineLab bar size; daily bars used"
+        frame = self._context(row.ticker, timeframe)
+        if isinstance(frame, str):
+            details["error"] = frame
+            return "enrich_failed", details
+        received = row.received_at if row.received_at.tzinfo else row.received_at.replace(tzinfo=UTC)
+        details["market"] = context_at(frame, received)
+        opinion = _model_opinion(row.ticker, timeframe, self.settings)
+        if opinion is not None:
+            details["model"] = opinion
+        return "enriched", details
+
+    def _context(self, ticker: str, timeframe: str) -> pd.DataFrame | str:
+        key = (ticker, timeframe)
+        cached = self._cache.get(key)
+        if cached is not None and time.monotonic() - cached[0] < self.cache_seconds:
+            return cached[1]
+        value: pd.DataFrame | str
+        try:
+            value = context_frame(self.loader(ticker, timeframe))
+        except (PinelabError, ImportError) as exc:
+            value = str(exc)
+        self._cache[key] = (time.monotonic(), value)
+        return value
+
+    def _load_ohlcv(self, ticker: str, timeframe: str) -> pd.DataFrame:
+        from pinelab_core.data import load_ohlcv
+
+        return load_ohlcv(ticker, timeframe, source=self.source, settings=self.settings)
+
+
+def _model_opinion(ticker: str, timeframe: str, settings: Settings) -> dict[str, Any] | None:
+    """The active model's latest prediction for this market, when the inference layer and a model exist."""
+    try:
+        predict = importlib.import_module("pinelab_core.predict")
+    except ImportError:
+        return None
+    latest = getattr(predict, "predict_latest", None)
+    if latest is None:
+        return None
+    try:
+        prediction = latest(ticker, timeframe, settings=settings)
+    except (PinelabError, ImportError, TypeError) as exc:
+        return {"error": str(exc)[:300]}
+    fields = ("signal", "confidence", "bar_time", "model")
+    return {name: str(getattr(prediction, name)) for name in fields if hasattr(prediction, name)}

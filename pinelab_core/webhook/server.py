@@ -1,0 +1,36 @@
+"""Serving the sidecar with uvicorn, after refusing unsafe bindings."""
+
+from __future__ import annotations
+
+from pinelab_core.config import Settings
+from pinelab_core.errors import ConfigError
+from pinelab_core.webhook.security import is_loopback_host
+
+__all__ = ["check_binding", "serve"]
+
+
+def check_binding(settings: Settings, host: str, port: int) -> None:
+    """Raise `ConfigError` for a bad port, or a non-loopback host without PINELAB_WEBHOOK_SECRET.
+
+    Anyone who can reach an open port could otherwise post trades into the desk's signals.
+    """
+    if not 0 < port < 65536:
+        raise ConfigError(f"Port {port} is out of range. Use 1-65535 (default 8787).")
+    if not is_loopback_host(host) and not settings.webhook_secret:
+        raise ConfigError(
+            f"Refusing to listen on {host} without a secret: anyone reaching it could post alerts. "
+            "Set PINELAB_WEBHOOK_SECRET (and put it in the alert's \"passphrase\"), or bind to 127.0.0.1."
+        )
+
+
+def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:
+    """Run the sidecar until interrupted (blocking). Access logs are off: the audit table keeps every request."""
+    import uvicorn
+
+    from pinelab_core.webhook.app import create_app
+
+    host = host or settings.webhook_host
+    port = port or settings.webhook_port
+    check_binding(settings, host, port)
+    uvicorn.run(create_app(settings), host=host, port=port, access_log=False, server_header=False,
+                log_level="info", timeout_graceful_shutdown=10)

@@ -1,0 +1,210 @@
+"""Group commit: one writer thread stores alerts and audit rows in batches, before anyone is answered.
+
+SQLite takes one writer at a time. A pool of request threads each committing on its own would
+queue on the database lock (busy-timeout sleeps, long tails). Instead every request hands its rows
+to this writer and waits; the writer drains whatever is queued, inserts it in one transaction,
+commits, then wakes the waiting requests. So an alert is durable before its 200 goes out, and
+commits are shared by everyone who arrived meanwhile. The unique `dedupe_key` with
+`ON CONFLICT DO NOTHING` stores each alert once, even when copies sit in the same batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from pinelab_core.errors import StoreError
+from pinelab_core.store.tables import TradingViewAlertRow, WebhookRequestRow
+
+__all__ = ["AlertWriter", "AuditEntry", "WriteJob", "WriteResult"]
+
+log = logging.getLogger(__name__)
+_ALERTS = TradingViewAlertRow.__table__  # type: ignore[attr-defined]
+_REQUESTS = WebhookRequestRow.__table__  # type: ignore[attr-defined]
+_STOP = object()
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One request's outcome for the audit trail (never the passphrase, never the body)."""
+
+    client: str
+    status_code: int
+    outcome: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class WriteJob:
+    """What one request needs stored: its audit entry and, when accepted, the alert row's values."""
+
+    audit: AuditEntry
+    alert: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    alert_id: int | None = None
+    duplicate: bool = False
+
+
+class AlertWriter:
+    """The single writer thread. `await submit(job)` returns once the job's rows are committed."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        on_new_alerts: Callable[[list[int]], None] | None = None,
+        max_batch: int = 500,
+    ) -> None:
+        self.engine = engine
+        self.on_new_alerts = on_new_alerts
+        self.max_batch = max_batch
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        with self._lock:
+            if not self.running:
+                self._thread = threading.Thread(target=self._run, name="pinelab-alert-writer", daemon=True)
+                self._thread.start()
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Store what is queued, then stop the thread."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._queue.put(_STOP)
+            thread.join(timeout)
+
+    async def submit(self, job: WriteJob) -> WriteResult:
+        """Queue `job` and wait until it is committed. Raises `StoreError` when the database refused it."""
+        self.start()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[WriteResult] = loop.create_future()
+        self._queue.put((job, loop, future))
+        return await future
+
+    def write(self, jobs: list[WriteJob]) -> list[WriteResult]:
+        """Store `jobs` now, on the calling thread (tools and tests). Raises `StoreError` on failure."""
+        try:
+            results = self._write_batch(jobs)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"Could not store webhook requests: {exc}. Retry.") from exc
+        self._announce(results)
+        return results
+
+    # --- the writer thread ----------------------------------------------------------------------
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            batch = [self._queue.get()]
+            if batch[0] is _STOP:
+                break
+            while len(batch) < self.max_batch:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    stopping = True
+                    break
+                batch.append(item)
+            self._process(batch)
+
+    def _process(self, batch: list[tuple[WriteJob, asyncio.AbstractEventLoop, asyncio.Future[WriteResult]]]) -> None:
+        jobs = [job for job, _, _ in batch]
+        try:
+            outcomes: list[WriteResult | BaseException] = list(self._write_batch(jobs))
+        except SQLAlchemyError:
+            # One bad row must not fail its neighbours: retry them one transaction each.
+            log.warning("Batch of %d webhook writes failed; retrying one by one", len(jobs), exc_info=True)
+            outcomes = [self._write_one(job) for job in jobs]
+        self._announce([o for o in outcomes if isinstance(o, WriteResult)])
+        for (_, loop, future), outcome in zip(batch, outcomes, strict=True):
+            try:
+                loop.call_soon_threadsafe(_settle, future, outcome)
+            except RuntimeError:  # that request's event loop is gone; its rows are stored all the same
+                continue
+
+    def _write_one(self, job: WriteJob) -> WriteResult | BaseException:
+        try:
+            return self._write_batch([job])[0]
+        except SQLAlchemyError as exc:
+            return StoreError(f"Could not store the webhook request: {exc}. Retry.")
+
+    def _write_batch(self, jobs: list[WriteJob]) -> list[WriteResult]:
+        now = datetime.now(UTC)
+        results: list[WriteResult] = []
+        audits: list[dict[str, Any]] = []
+        with self.engine.begin() as connection:
+            for job in jobs:
+                result = WriteResult()
+                outcome = job.audit.outcome
+                if job.alert is not None:
+                    result = _insert_alert(connection, job.alert)
+                    outcome = "duplicate" if result.duplicate else "accepted"
+                results.append(result)
+                audits.append({
+                    "received_at": job.alert["received_at"] if job.alert else now,
+                    "client": job.audit.client[:64], "status_code": job.audit.status_code,
+                    "outcome": outcome, "reason": job.audit.reason[:500], "alert_id": result.alert_id,
+                })
+            connection.execute(insert(_REQUESTS), audits)
+        return results
+
+    def _announce(self, results: list[WriteResult]) -> None:
+        fresh = [r.alert_id for r in results if r.alert_id is not None and not r.duplicate]
+        if fresh and self.on_new_alerts is not None:
+            try:
+                self.on_new_alerts(fresh)
+            except Exception:  # enrichment is best effort; the alerts are already stored
+                log.exception("Could not queue alerts for enrichment")
+
+
+def _insert_alert(connection: Connection, values: dict[str, Any]) -> WriteResult:
+    """Insert unless the dedupe key exists; either way return the stored row's id."""
+    dialect = connection.dialect.name
+    if dialect in {"sqlite", "postgresql"}:
+        if dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert as upsert
+        else:
+            from sqlalchemy.dialects.postgresql import insert as upsert
+        statement = upsert(_ALERTS).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])
+        new_id = connection.execute(statement.returning(_ALERTS.c.id)).scalar()
+    else:
+        try:
+            with connection.begin_nested():
+                new_id = connection.execute(insert(_ALERTS).values(**values).returning(_ALERTS.c.id)).scalar()
+        except IntegrityError:
+            new_id = None
+    if new_id is not None:
+        return WriteResult(alert_id=int(new_id), duplicate=False)
+    existing = connection.execute(select(_ALERTS.c.id).where(_ALERTS.c.dedupe_key == values["dedupe_key"])).scalar()
+    return WriteResult(alert_id=None if existing is None else int(existing), duplicate=True)
+
+
+def _settle(future: asyncio.Future[WriteResult], outcome: WriteResult | BaseException) -> None:
+    if future.done():  # the client went away; the rows are stored all the same
+        return
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
