@@ -4,6 +4,11 @@ Models are classifiers over PineLab's three direction classes (`DIRECTION_CLASSE
 0, 1, 2). Input is a time-indexed feature frame whose rows are consecutive bars; tabular models
 read one row at a time, sequence models (`input_kind == "sequence"`) build trailing windows of
 `window` rows themselves and return NaN probabilities for rows without a full window of history.
+
+Predicting a test fold with a sequence model: pass the fold together with the `context_rows` rows that
+precede it (`X_all.iloc[start - model.context_rows:end]`) and drop the first `context_rows` outputs; every
+test row then has a full window, built from feature rows only (no labels), so nothing leaks. Tabular
+models have `context_rows == 0`, so the same caller code works for every model.
 """
 
 from __future__ import annotations
@@ -60,6 +65,7 @@ class Model(ABC):
         self.params: dict[str, Any] = dict(params)
         self.feature_names_: list[str] = []
         self.n_classes_: int = len(DIRECTION_CLASSES)
+        self.fitted_device_: str = "cpu"  # where fit actually ran ("cuda:0", "cpu"); recorded in the manifest
 
     @abstractmethod
     def fit(
@@ -84,6 +90,11 @@ class Model(ABC):
     @abstractmethod
     def load(cls, directory: Path, *, device: str = "auto") -> Model:
         """Read a model written by `save`."""
+
+    @property
+    def context_rows(self) -> int:
+        """Rows of history before the first row to predict that a full input window needs (0 for tabular)."""
+        return 0
 
     def feature_importance(self) -> pd.Series | None:
         """Importance per feature name if the model has a native notion of it, else None."""
