@@ -6,7 +6,9 @@ sidecar and the CLI do not pay for torch unless they use it).
 Data
     load_ohlcv(symbol, timeframe="1d", start=None, end=None, source="auto") -> OHLCV frame
     read_ohlcv_file(path) -> OHLCV frame
-    list_sources() -> the data source names
+    list_sources() -> the data sources (name, description, example)
+    resample_ohlcv(frame, timeframe) -> coarser OHLCV bars
+    validate_ohlcv(frame) -> the frame held to the OHLCV contract
 Configuration and errors
     Settings, PinelabError, DataFetchError, DataValidationError, ConfigError, ModelSchemaError, ...
 """
@@ -31,6 +33,11 @@ _EXPORTS: dict[str, str] = {
     "Action": "pinelab_core.types",
     "Timeframe": "pinelab_core.types",
     "OHLCV_COLUMNS": "pinelab_core.types",
+    "load_ohlcv": "pinelab_core.data",
+    "read_ohlcv_file": "pinelab_core.data",
+    "list_sources": "pinelab_core.data",
+    "resample_ohlcv": "pinelab_core.data",
+    "validate_ohlcv": "pinelab_core.data",
 }
 
 __all__ = sorted(_EXPORTS)
