@@ -241,9 +241,10 @@ class AggregatedSignalRow(SQLModel, table=True):
 
 
 class SignalOutcomeRow(SQLModel, table=True):
-    """A single source's signal and, after its horizon, what it earned."""
+    """A single source's signal and, after its horizon, what it earned (one per source, market and bar)."""
 
     __tablename__ = "signal_outcome"
+    __table_args__ = (UniqueConstraint("source", "symbol", "timeframe", "time"),)
     id: int | None = Field(default=None, primary_key=True)
     source: str = Field(index=True, max_length=64)
     symbol: str = Field(index=True, max_length=64)
@@ -258,6 +259,8 @@ class SignalOutcomeRow(SQLModel, table=True):
     realised_return: float | None = None
     hit: bool | None = None
     duration_bars: int | None = None
+    exit_time: datetime | None = None
+    reward: float | None = None  # the volatility-scaled score that moved the source's weight
     resolved_at: datetime | None = None
 
 
