@@ -9,6 +9,16 @@ Data
     list_sources() -> the data sources (name, description, example)
     resample_ohlcv(frame, timeframe) -> coarser OHLCV bars
     validate_ohlcv(frame) -> the frame held to the OHLCV contract
+Models and the model registry
+    create_model(name, seed=0, device="auto", **params) -> Model (fit, predict_proba, save, load)
+    list_models() -> ["cnn", "lightgbm", "lstm", "random_forest", "xgboost"]
+    choose_device(preference="auto") -> torch.device (CUDA, then Apple MPS, then CPU)
+    ModelManifest(name, kind, feature_names, label, data_fingerprint, metrics, ...)
+    register_model(settings, model, manifest, oof=None, activate=False) -> ModelVersionInfo
+    list_versions(settings, status=None, symbol=None, timeframe=None) -> [ModelVersionInfo]
+    load_version(settings, name, version=None, expected_features=None) -> LoadedModel (checksum + schema checked)
+    set_status(settings, name, version, "active" | "challenger" | "candidate" | "archived")
+    delete_version(settings, name, version) -> artifact folder and rows removed together
 Configuration and errors
     Settings, PinelabError, DataFetchError, DataValidationError, ConfigError, ModelSchemaError, ...
 """
@@ -38,6 +48,15 @@ _EXPORTS: dict[str, str] = {
     "list_sources": "pinelab_core.data",
     "resample_ohlcv": "pinelab_core.data",
     "validate_ohlcv": "pinelab_core.data",
+    "create_model": "pinelab_core.models",
+    "list_models": "pinelab_core.models",
+    "choose_device": "pinelab_core.models.device",
+    "ModelManifest": "pinelab_core.models.artifacts",
+    "register_model": "pinelab_core.models.registry",
+    "list_versions": "pinelab_core.models.registry",
+    "load_version": "pinelab_core.models.registry",
+    "set_status": "pinelab_core.models.registry",
+    "delete_version": "pinelab_core.models.registry",
 }
 
 __all__ = sorted(_EXPORTS)
