@@ -1,0 +1,39 @@
+"""The feature engine: 180+ causal features from OHLCV bars, their catalog, a look-ahead audit,
+feature ranking against a label, and a Parquet cache keyed by data fingerprint + feature-set version.
+
+    build_features(ohlcv, groups=None, dtype="float64") -> feature matrix (frame, dict or panel)
+    build_features_cached(ohlcv, settings, groups=None) -> the same, read from cache when possible
+    feature_catalog(groups=None) -> name, group, parameters, lookback, description per column
+    causality_audit(ohlcv, n_cuts=12, seed=0, groups=None) -> pass/fail per feature
+    rank_features(features, label, method="mutual_info" | "lightgbm" | "permutation", ...) -> ranking
+    drop_correlated(features, threshold=0.95) -> features without near-duplicates
+    clustered_correlation(features) -> correlation matrix in hierarchical-cluster order
+    forward_direction_label(close, horizon) -> +1/0/-1 direction of the next `horizon` bars (for ranking)
+"""
+
+from __future__ import annotations
+
+from pinelab_core.features.audit import causality_audit
+from pinelab_core.features.builder import build_features
+from pinelab_core.features.cache import build_features_cached, data_fingerprint
+from pinelab_core.features.registry import FEATURE_GROUPS, FEATURE_SET_VERSION, feature_catalog
+from pinelab_core.features.selection import (
+    clustered_correlation,
+    drop_correlated,
+    forward_direction_label,
+    rank_features,
+)
+
+__all__ = [
+    "FEATURE_GROUPS",
+    "FEATURE_SET_VERSION",
+    "build_features",
+    "build_features_cached",
+    "causality_audit",
+    "clustered_correlation",
+    "data_fingerprint",
+    "drop_correlated",
+    "feature_catalog",
+    "forward_direction_label",
+    "rank_features",
+]

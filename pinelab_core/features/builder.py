@@ -1,0 +1,118 @@
+"""`build_features`: the feature matrix of one symbol, a dict of symbols, or a (symbol, time) panel."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Mapping
+from typing import Literal, overload
+
+import numpy as np
+import pandas as pd
+
+from pinelab_core.errors import DataValidationError
+from pinelab_core.features.registry import select_specs
+from pinelab_core.features.spec import Bars, FeatureSpec
+from pinelab_core.types import INDEX_NAME, OHLCV_COLUMNS
+
+__all__ = ["build_features", "check_ohlcv"]
+
+FeatureDtype = Literal["float64", "float32"]
+
+
+@overload
+def build_features(
+    ohlcv: pd.DataFrame, groups: Iterable[str] | str | None = ..., dtype: FeatureDtype = ...
+) -> pd.DataFrame: ...
+
+
+@overload
+def build_features(
+    ohlcv: Mapping[str, pd.DataFrame], groups: Iterable[str] | str | None = ..., dtype: FeatureDtype = ...
+) -> dict[str, pd.DataFrame]: ...
+
+
+def build_features(
+    ohlcv: pd.DataFrame | Mapping[str, pd.DataFrame],
+    groups: Iterable[str] | str | None = None,
+    dtype: FeatureDtype = "float64",
+) -> pd.DataFrame | dict[str, pd.DataFrame]:
+    """Compute the causal feature matrix: every value at row t uses rows <= t only.
+
+    Args:
+        ohlcv: An OHLCV frame (float columns open/high/low/close/volume on a time index), a dict of
+            symbol -> OHLCV frame, or a panel with a (symbol, time) MultiIndex.
+        groups: Feature groups to compute (see `FEATURE_GROUPS`), a list or a comma-separated string;
+            None computes all of them.
+        dtype: "float64" (default) or "float32" for large matrices (half the memory).
+
+    Returns:
+        A float frame on the same index as the input (a dict of them for a dict input, a panel for a
+        panel), columns in `feature_catalog(groups)` order. Warm-up rows are NaN, never back-filled.
+
+    Raises:
+        DataValidationError: the input is not an OHLCV frame, or a group name is unknown.
+    """
+    if dtype not in ("float64", "float32"):
+        raise DataValidationError(f"dtype must be 'float64' or 'float32', got {dtype!r}.")
+    specs = select_specs(groups)
+    if isinstance(ohlcv, Mapping):
+        return {symbol: _build_one(frame, specs, dtype, f"symbol {symbol!r}") for symbol, frame in ohlcv.items()}
+    if isinstance(ohlcv, pd.DataFrame) and isinstance(ohlcv.index, pd.MultiIndex):
+        return _build_panel(ohlcv, specs, dtype)
+    return _build_one(ohlcv, specs, dtype, "the OHLCV frame")
+
+
+def _build_one(ohlcv: pd.DataFrame, specs: tuple[FeatureSpec, ...], dtype: str, where: str) -> pd.DataFrame:
+    frame = check_ohlcv(ohlcv, where)
+    bars = Bars(frame)
+    matrix = np.empty((len(frame), len(specs)), dtype=dtype, order="F")  # column-major: one write per feature
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for column, item in enumerate(specs):
+            matrix[:, column] = item.compute(bars)
+    return pd.DataFrame(matrix, index=frame.index, columns=[s.name for s in specs], copy=False)
+
+
+def _build_panel(panel: pd.DataFrame, specs: tuple[FeatureSpec, ...], dtype: str) -> pd.DataFrame:
+    """Per symbol (never per row): split the (symbol, time) panel, build each, stack back in input order."""
+    if panel.index.nlevels != 2:
+        raise DataValidationError(
+            f"A panel needs a 2-level (symbol, time) index, got {panel.index.nlevels} levels. "
+            "Pass a dict of symbol -> frame instead."
+        )
+    symbols = panel.index.get_level_values(0).unique()
+    pieces = []
+    for symbol in symbols:
+        frame = panel.xs(symbol, level=0)
+        pieces.append(_build_one(frame, specs, dtype, f"symbol {symbol!r}"))
+    return pd.concat(pieces, keys=list(symbols), names=[panel.index.names[0] or "symbol", INDEX_NAME])
+
+
+def check_ohlcv(ohlcv: object, where: str = "the OHLCV frame") -> pd.DataFrame:
+    """Validate the parts of the OHLCV contract the features rely on; return the frame to use.
+
+    A naive index is taken as UTC and an unsorted one is sorted, each with a warning; missing columns,
+    a non-time index, duplicate times or non-numeric prices raise.
+    """
+    if not isinstance(ohlcv, pd.DataFrame):
+        raise DataValidationError(f"{where} must be a pandas DataFrame from load_ohlcv(), got {type(ohlcv).__name__}.")
+    missing = [c for c in OHLCV_COLUMNS if c not in ohlcv.columns]
+    if missing:
+        raise DataValidationError(
+            f"{where} lacks columns {missing}; features need open, high, low, close, volume. "
+            "Load it with load_ohlcv() or read_ohlcv_file()."
+        )
+    frame = ohlcv
+    if not isinstance(frame.index, pd.DatetimeIndex):
+        raise DataValidationError(f"{where} needs a DatetimeIndex of bar times, got {type(frame.index).__name__}.")
+    if frame.index.tz is None:
+        warnings.warn(f"{where} has a naive time index; treating it as UTC.", stacklevel=3)
+        frame = frame.tz_localize("UTC")
+    if frame.index.has_duplicates:
+        raise DataValidationError(f"{where} has duplicate bar times; drop them (keep the last) and retry.")
+    if not frame.index.is_monotonic_increasing:
+        warnings.warn(f"{where} was not sorted by time; sorting it.", stacklevel=3)
+        frame = frame.sort_index()
+    for column in OHLCV_COLUMNS:
+        if not pd.api.types.is_numeric_dtype(frame[column]):
+            raise DataValidationError(f"{where}: column {column!r} is {frame[column].dtype}, not numeric.")
+    return frame

@@ -1,0 +1,69 @@
+"""Regime features: the volatility regime (where today's volatility ranks in the last year of bars) and
+the trend regime (ADX strength with DMI direction), as numbers a model and a chart can use."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from pinelab_core.features.spec import Bars, FeatureSpec, feature_factory, safe_divide, talib_lookback
+from pinelab_core.features.volatility import realised_volatility
+
+__all__ = ["SPECS", "TREND_ADX_THRESHOLD", "VOL_RANK_WINDOW"]
+
+_f = feature_factory("regime")
+VOL_RANK_WINDOW = 252
+VOL_PERIOD = 20
+TREND_ADX_THRESHOLD = 25.0
+
+
+def _volatility_percentile(b: Bars) -> np.ndarray:
+    """Percentile rank (0-1] of rv_20 among its own last 252 values: trailing, so no future data."""
+
+    def make() -> np.ndarray:
+        rolling = pd.Series(realised_volatility(b, VOL_PERIOD)).rolling(VOL_RANK_WINDOW, min_periods=VOL_RANK_WINDOW)
+        return rolling.rank(pct=True).to_numpy(dtype=np.float64)
+
+    return b.memo("vol_percentile", make)
+
+
+def _volatility_regime(b: Bars) -> np.ndarray:
+    """0 calm (bottom third), 1 normal, 2 stressed (top third) of the trailing volatility ranking."""
+    pct = _volatility_percentile(b)
+    regime = np.digitize(pct, [1 / 3, 2 / 3]).astype(np.float64)
+    regime[np.isnan(pct)] = np.nan
+    return regime
+
+
+def _trend_regime(b: Bars) -> np.ndarray:
+    """+1 strong uptrend, -1 strong downtrend (ADX above the threshold, DI decides), 0 no trend."""
+    adx = b.ta("ADX", "hlc", timeperiod=14)[0]
+    plus_di = b.ta("PLUS_DI", "hlc", timeperiod=14)[0]
+    minus_di = b.ta("MINUS_DI", "hlc", timeperiod=14)[0]
+    with np.errstate(invalid="ignore"):
+        regime = np.where(adx > TREND_ADX_THRESHOLD, np.sign(plus_di - minus_di), 0.0)
+    regime[np.isnan(adx)] = np.nan
+    return regime
+
+
+def _efficiency_ratio(b: Bars, period: int = 20) -> np.ndarray:
+    """Kaufman efficiency ratio: net move / sum of absolute bar moves over `period` bars (0 chop, 1 trend)."""
+    net = np.abs(b.ta("MOM", "c", timeperiod=period)[0])
+    path = b.ta_on("SUM", "abs_close_change", lambda: np.abs(b.ta("MOM", "c", timeperiod=1)[0]), timeperiod=period)
+    return safe_divide(net, path)
+
+
+_RANK_LB = VOL_PERIOD + VOL_RANK_WINDOW - 1
+_RANK = {"vol_period": VOL_PERIOD, "rank_window": VOL_RANK_WINDOW}
+
+SPECS: list[FeatureSpec] = [
+    _f("vol_pctile_252", _RANK_LB, "Percentile of rv_20 among its last 252 values (0-1)", _volatility_percentile,
+       **_RANK),
+    _f("vol_regime", _RANK_LB, "Volatility regime: 0 calm, 1 normal, 2 stressed (terciles of vol_pctile_252)",
+       _volatility_regime, **_RANK),
+    _f("trend_regime", talib_lookback("ADX", timeperiod=14),
+       "Trend regime: +1 up, -1 down when ADX(14) > 25 (direction from +DI/-DI), else 0", _trend_regime,
+       timeperiod=14, adx_threshold=TREND_ADX_THRESHOLD),
+    _f("efficiency_ratio_20", 20, "Kaufman efficiency ratio over 20 bars: 0 choppy, 1 straight-line trend",
+       _efficiency_ratio, timeperiod=20),
+]

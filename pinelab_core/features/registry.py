@@ -1,0 +1,127 @@
+"""The one registry of feature specs, its catalog, and the feature-set version that keys the cache.
+
+Order matters: the matrix columns and the catalog rows follow `FEATURE_GROUPS`, then each group's
+spec order, so a model's feature order is stable from version to version.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import inspect
+from collections.abc import Iterable
+from types import ModuleType
+
+import pandas as pd
+
+from pinelab_core.errors import DataValidationError
+from pinelab_core.features import (
+    momentum,
+    patterns,
+    regime,
+    spec,
+    spectral,
+    statistics,
+    structure,
+    trend,
+    volatility,
+    volume,
+)
+from pinelab_core.features import time as time_features
+from pinelab_core.features.spec import FeatureSpec
+
+__all__ = ["FEATURE_GROUPS", "FEATURE_SET_VERSION", "SPECS", "feature_catalog", "select_specs"]
+
+#: Bump by hand when a change alters values without touching the spec modules' source (e.g. a new
+#: TA-Lib release with a changed definition); source edits change the version on their own.
+FEATURE_ENGINE_REVISION = 1
+
+_GROUP_MODULES: dict[str, ModuleType] = {
+    "trend": trend,
+    "momentum": momentum,
+    "volatility": volatility,
+    "volume": volume,
+    "statistics": statistics,
+    "patterns": patterns,
+    "structure": structure,
+    "time": time_features,
+    "spectral": spectral,
+    "regime": regime,
+}
+
+#: Feature groups in matrix order.
+FEATURE_GROUPS: tuple[str, ...] = tuple(_GROUP_MODULES)
+
+#: Every feature PineLab computes, in matrix order.
+SPECS: tuple[FeatureSpec, ...] = tuple(s for module in _GROUP_MODULES.values() for s in module.SPECS)
+
+
+def _check_registry() -> None:
+    names = [s.name for s in SPECS]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:  # a programming error in a spec module, caught at import by every test run
+        raise RuntimeError(f"Duplicate feature names in the registry: {duplicates}")
+    for module_group, module in _GROUP_MODULES.items():
+        stray = [s.name for s in module.SPECS if s.group != module_group]
+        if stray:
+            raise RuntimeError(f"Features {stray} sit in the {module_group} module under another group")
+
+
+_check_registry()
+
+
+def _feature_set_version() -> str:
+    """Hash of every spec's definition and of the code that computes it, plus a manual revision."""
+    digest = hashlib.sha256(f"revision={FEATURE_ENGINE_REVISION}".encode())
+    for item in SPECS:
+        digest.update(f"{item.name}|{item.group}|{item.params_text}|{item.lookback}".encode())
+    for module in (spec, *_GROUP_MODULES.values()):
+        try:
+            digest.update(inspect.getsource(module).encode())
+        except (OSError, TypeError):  # no source (frozen install): fall back to the specs alone
+            digest.update(module.__name__.encode())
+    return digest.hexdigest()[:16]
+
+
+#: Changes whenever a definition, parameter or compute function changes: cached matrices then miss.
+FEATURE_SET_VERSION: str = _feature_set_version()
+
+
+def select_specs(groups: Iterable[str] | str | None = None) -> tuple[FeatureSpec, ...]:
+    """The specs of the named groups (all when None), in matrix order.
+
+    Raises:
+        DataValidationError: a group name is unknown (with the closest valid name as a hint).
+    """
+    if groups is None:
+        return SPECS
+    names = groups.split(",") if isinstance(groups, str) else list(groups)
+    wanted = [g.strip().lower() for g in names if g and g.strip()]
+    unknown = [g for g in wanted if g not in _GROUP_MODULES]
+    if unknown:
+        hints = [difflib.get_close_matches(g, FEATURE_GROUPS, n=1) for g in unknown]
+        hint = " ".join(f"{g!r}: did you mean {h[0]!r}?" for g, h in zip(unknown, hints, strict=True) if h)
+        valid = ", ".join(FEATURE_GROUPS)
+        raise DataValidationError(f"Unknown feature group(s) {unknown}. Valid groups: {valid}. {hint}".rstrip())
+    if not wanted:
+        raise DataValidationError(f"No feature group selected. Pick from: {', '.join(FEATURE_GROUPS)}.")
+    chosen = set(wanted)
+    return tuple(s for s in SPECS if s.group in chosen)
+
+
+def feature_catalog(groups: Iterable[str] | str | None = None) -> pd.DataFrame:
+    """One row per column `build_features(groups=groups)` produces, in the same order.
+
+    Returns:
+        Columns: name, group, parameters (text), lookback (warm-up rows, NaN in the matrix), description.
+    """
+    specs = select_specs(groups)
+    return pd.DataFrame(
+        {
+            "name": [s.name for s in specs],
+            "group": [s.group for s in specs],
+            "parameters": [s.params_text for s in specs],
+            "lookback": [s.lookback for s in specs],
+            "description": [s.description for s in specs],
+        }
+    )

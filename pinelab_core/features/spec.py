@@ -1,0 +1,173 @@
+"""The declarative feature registry's building blocks: `FeatureSpec` records and the `Bars` context.
+
+Every column `build_features` produces is one `FeatureSpec` (name, group, parameters, lookback,
+description, compute function). The catalog is read from the same records, so the catalog and the
+matrix can never disagree. Compute functions receive a `Bars` object: the OHLCV columns as
+contiguous float64 arrays plus a memo, so shared intermediate results (one MACD call feeding three
+columns, ATR feeding several ratios) are computed once per build.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import talib
+from talib import abstract
+
+__all__ = ["Bars", "ComputeFn", "FeatureSpec", "feature_factory", "log_ratio", "safe_divide", "talib_lookback"]
+
+ComputeFn = Callable[["Bars"], np.ndarray]
+
+# TA-Lib input tuples by short name: which OHLCV arrays a function takes, in TA-Lib's order.
+_INPUTS: dict[str, tuple[str, ...]] = {
+    "c": ("close",),
+    "v": ("volume",),
+    "hl": ("high", "low"),
+    "hlc": ("high", "low", "close"),
+    "hlcv": ("high", "low", "close", "volume"),
+    "cv": ("close", "volume"),
+    "ohlc": ("open", "high", "low", "close"),
+}
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """One feature column: what it is called, how it is computed, and how many warm-up rows it needs.
+
+    Attributes:
+        name: Column name in the feature matrix (stable across versions for the classic indicators).
+        group: Feature family (trend, momentum, ...); `build_features(groups=...)` selects by it.
+        params: The parameters of the definition (window lengths, multipliers), shown in the catalog.
+        lookback: Warm-up rows: the first `lookback` rows are NaN, never back-filled.
+        description: One line a trader understands.
+        compute: Function of a `Bars` context returning a float array as long as the frame.
+        event_warmup: True when the first value also waits for a market event (e.g. the first
+            confirmed swing), so the NaN prefix can be longer than `lookback`.
+    """
+
+    name: str
+    group: str
+    params: Mapping[str, Any]
+    lookback: int
+    description: str
+    compute: ComputeFn = field(repr=False, compare=False)
+    event_warmup: bool = False
+
+    @property
+    def params_text(self) -> str:
+        return ", ".join(f"{key}={value}" for key, value in self.params.items())
+
+
+def feature_factory(group: str) -> Callable[..., FeatureSpec]:
+    """A `FeatureSpec` constructor with the group filled in, so each group module reads as a table."""
+
+    def make(
+        name: str,
+        lookback: int,
+        description: str,
+        compute: ComputeFn,
+        *,
+        event_warmup: bool = False,
+        **params: Any,
+    ) -> FeatureSpec:
+        return FeatureSpec(name, group, dict(params), int(lookback), description, compute, event_warmup)
+
+    return make
+
+
+@cache
+def talib_lookback(function: str, **params: Any) -> int:
+    """TA-Lib's own warm-up length for `function` with `params` (its first valid output row)."""
+    fn = abstract.Function(function)
+    if params:
+        fn.parameters = params
+    return int(fn.lookback)
+
+
+class Bars:
+    """The OHLCV arrays of one symbol plus a memo of intermediate results for one build."""
+
+    def __init__(self, ohlcv: pd.DataFrame) -> None:
+        self.index: pd.DatetimeIndex = ohlcv.index  # type: ignore[assignment]
+        self.open = _column(ohlcv, "open")
+        self.high = _column(ohlcv, "high")
+        self.low = _column(ohlcv, "low")
+        self.close = _column(ohlcv, "close")
+        self.volume = _column(ohlcv, "volume")
+        self._memo: dict[Any, Any] = {}
+
+    def __len__(self) -> int:
+        return len(self.close)
+
+    def memo(self, key: Any, make: Callable[[], Any]) -> Any:
+        """Return the cached value for `key`, computing it with `make()` the first time."""
+        if key not in self._memo:
+            self._memo[key] = make()
+        return self._memo[key]
+
+    def ta(self, function: str, inputs: str, **params: Any) -> tuple[np.ndarray, ...]:
+        """Call TA-Lib's `function` on the named inputs ('c', 'hlc', ...), memoised; always a tuple."""
+        key = ("talib", function, inputs, tuple(sorted(params.items())))
+
+        def run() -> tuple[np.ndarray, ...]:
+            out = getattr(talib, function)(*(getattr(self, name) for name in _INPUTS[inputs]), **params)
+            return tuple(np.asarray(o, dtype=np.float64) for o in out) if isinstance(out, tuple | list) else (
+                np.asarray(out, dtype=np.float64),
+            )
+
+        return self.memo(key, run)
+
+    def ta_on(self, function: str, series_key: str, series: Callable[[], np.ndarray], **params: Any) -> np.ndarray:
+        """Call a single-input TA-Lib `function` on a derived series (memoised under `series_key`)."""
+        key = ("talib_on", function, series_key, tuple(sorted(params.items())))
+        return self.memo(key, lambda: np.asarray(getattr(talib, function)(series(), **params), dtype=np.float64))
+
+    @property
+    def log_close(self) -> np.ndarray:
+        return self.memo("log_close", lambda: np.log(self.close))
+
+    @property
+    def log_return(self) -> np.ndarray:
+        """One-bar log return; row 0 is NaN (no previous close)."""
+        return self.memo("log_return", lambda: lagged_difference(self.log_close, 1))
+
+
+def lagged_difference(values: np.ndarray, lag: int) -> np.ndarray:
+    """values[t] - values[t - lag], NaN for the first `lag` rows."""
+    out = np.full(len(values), np.nan)
+    if lag < len(values):
+        out[lag:] = values[lag:] - values[:-lag]
+    return out
+
+
+def lagged(values: np.ndarray, lag: int) -> np.ndarray:
+    """values[t - lag] (a causal shift), NaN for the first `lag` rows."""
+    out = np.full(len(values), np.nan)
+    if lag < len(values):
+        out[lag:] = values[: len(values) - lag]
+    return out
+
+
+def safe_divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """numerator / denominator with NaN (not inf) where the denominator is zero."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.divide(numerator, denominator)
+    out[~np.isfinite(out)] = np.nan
+    return out
+
+
+def log_ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """log(numerator / denominator): a scale-free distance that reads the same on any price level."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.log(numerator / denominator)
+    out[~np.isfinite(out)] = np.nan
+    return out
+
+
+def _column(ohlcv: pd.DataFrame, name: str) -> np.ndarray:
+    return np.ascontiguousarray(ohlcv[name].to_numpy(dtype=np.float64, copy=False))
