@@ -18,7 +18,7 @@ from pinelab_core.types import INDEX_NAME
 
 __all__ = ["parse_bar_times"]
 
-_AWARE = r"(Z|[+-]\d{2}:?\d{2}|UTC|GMT)$"
+_AWARE = r"(?:Z|[+-]\d{2}:?\d{2}|UTC|GMT)$"
 _EPOCH_UNITS = ((1e17, "ns"), (1e14, "us"), (1e11, "ms"), (0.0, "s"))
 
 
