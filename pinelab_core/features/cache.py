@@ -78,12 +78,12 @@ def _cached_one(
     if cached_path is not None:
         cached = _read_snapshot(cached_path, names, len(frame))
         if cached is not None:
-            return cached.astype(dtype, copy=False)
+            return cached.astype(dtype)
     matrix = build_features(frame, groups=groups, dtype="float64")
     path = _snapshot_path(settings, fingerprint, group_key)
     _write_atomically(matrix, path)
     _record_snapshot(engine, fingerprint, group_key, path, matrix)
-    return matrix.astype(dtype, copy=False)
+    return matrix.astype(dtype)
 
 
 def _snapshot_path(settings: Settings, fingerprint: str, group_key: str) -> Path:

@@ -38,7 +38,7 @@ def _cycle(part: str, trig: str) -> ComputeFn:
         if part == "hour":
             angle = 2 * np.pi * _hour_of_day(b) / 24.0
         elif part == "weekday":
-            angle = 2 * np.pi * index.dayofweek.to_numpy(np.float64) / 7.0
+            angle = 2 * np.pi * index.day_of_week.to_numpy(np.float64) / 7.0
         elif part == "day_of_month":
             angle = 2 * np.pi * (index.day.to_numpy(np.float64) - 1) / index.days_in_month.to_numpy(np.float64)
         else:

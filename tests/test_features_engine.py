@@ -1,0 +1,177 @@
+"""The feature matrix: size, catalog agreement, TA-Lib equality of the stable names, warm-up NaNs, inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import talib
+
+from pinelab_core.errors import DataValidationError
+from pinelab_core.features import FEATURE_GROUPS, build_features, feature_catalog
+from pinelab_core.features.registry import SPECS
+from tests.conftest import random_walk_ohlcv
+
+STABLE_NAMES = ("rsi_14", "macd", "macd_signal", "macd_hist", "bb_upper_20", "bb_middle_20", "bb_lower_20", "atr_14",
+                "adx_14", "cci_14", "willr_14", "mfi_14", "stoch_k", "stoch_d", "obv", "sma_50", "ema_20", "roc_10")
+
+
+@pytest.fixture(scope="module")
+def bars() -> pd.DataFrame:
+    return random_walk_ohlcv(1_500, seed=7)
+
+
+@pytest.fixture(scope="module")
+def matrix(bars: pd.DataFrame) -> pd.DataFrame:
+    return build_features(bars)
+
+
+def _reference(bars: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The stable names computed by direct TA-Lib calls with TA-Lib's default parameters."""
+    o, h, low, c, v = (bars[k].to_numpy() for k in ("open", "high", "low", "close", "volume"))
+    macd, signal, hist = talib.MACD(c)
+    upper, middle, lower = talib.BBANDS(c, timeperiod=20)
+    slowk, slowd = talib.STOCH(h, low, c)
+    return {
+        "rsi_14": talib.RSI(c), "macd": macd, "macd_signal": signal, "macd_hist": hist, "bb_upper_20": upper,
+        "bb_middle_20": middle, "bb_lower_20": lower, "atr_14": talib.ATR(h, low, c), "adx_14": talib.ADX(h, low, c),
+        "cci_14": talib.CCI(h, low, c), "willr_14": talib.WILLR(h, low, c), "mfi_14": talib.MFI(h, low, c, v),
+        "stoch_k": slowk, "stoch_d": slowd, "obv": talib.OBV(c, v), "sma_50": talib.SMA(c, 50),
+        "ema_20": talib.EMA(c, 20), "roc_10": talib.ROC(c, 10),
+    }
+
+
+def test_more_than_150_features_on_the_input_index(bars: pd.DataFrame, matrix: pd.DataFrame) -> None:
+    assert matrix.shape == (len(bars), len(SPECS)) and matrix.shape[1] >= 150
+    assert matrix.index.equals(bars.index)
+    assert all(dtype == np.float64 for dtype in matrix.dtypes)
+
+
+def test_catalog_lists_every_column_in_matrix_order(matrix: pd.DataFrame) -> None:
+    catalog = feature_catalog()
+    assert list(catalog.columns) == ["name", "group", "parameters", "lookback", "description"]
+    assert list(catalog["name"]) == list(matrix.columns)
+    assert catalog["name"].is_unique and catalog["description"].str.len().min() > 10
+    assert set(catalog["group"]) == set(FEATURE_GROUPS)
+    subset = feature_catalog(["volume", "regime"])
+    assert list(subset["name"]) == list(build_features(random_walk_ohlcv(400), groups=["volume", "regime"]).columns)
+
+
+@pytest.mark.parametrize("name", STABLE_NAMES)
+def test_stable_names_equal_direct_talib_calls(bars: pd.DataFrame, matrix: pd.DataFrame, name: str) -> None:
+    np.testing.assert_array_equal(matrix[name].to_numpy(), _reference(bars)[name])
+
+
+def test_stable_names_equal_talib_on_simulated_market_data() -> None:
+    from pinelab_core.data import load_ohlcv
+
+    bars = load_ohlcv("DEMO-EQUITY", "1d", source="demo")
+    matrix = build_features(bars, groups=["trend", "momentum", "volatility", "volume"])
+    reference = _reference(bars)
+    for name in STABLE_NAMES:
+        np.testing.assert_array_equal(matrix[name].to_numpy(), reference[name], err_msg=name)
+
+
+def test_warm_up_rows_are_nan_exactly_as_long_as_the_catalog_says(matrix: pd.DataFrame) -> None:
+    for spec in SPECS:
+        values = matrix[spec.name].to_numpy()
+        finite = np.flatnonzero(np.isfinite(values))
+        assert len(finite), f"{spec.name} is never computed"
+        assert np.isnan(values[: spec.lookback]).all(), f"{spec.name}: value inside its warm-up"
+        if spec.event_warmup:
+            assert finite[0] >= spec.lookback
+        else:
+            assert finite[0] == spec.lookback, f"{spec.name}: first value at {finite[0]}, lookback {spec.lookback}"
+
+
+def test_no_infinities_and_scale_free_features_do_not_depend_on_the_price_level(bars: pd.DataFrame) -> None:
+    scaled = bars.copy()
+    scaled[["open", "high", "low", "close"]] *= 250.0
+    base, big = build_features(bars), build_features(scaled)
+    assert not np.isinf(base.to_numpy()).any()
+    for name in ("dist_sma_50", "natr_14", "bb_pctb_20", "rsi_14", "macd_hist_atr", "rv_20", "linreg_slope_14",
+                 "dist_resistance", "vwap_dist_20", "fft_period_64", "wavelet_energy_d1", "yang_zhang_20"):
+        np.testing.assert_allclose(big[name], base[name], rtol=1e-6, atol=1e-9, err_msg=name)
+
+
+def test_groups_select_columns_and_float32_halves_the_memory(bars: pd.DataFrame, matrix: pd.DataFrame) -> None:
+    trend = build_features(bars, groups="trend, momentum", dtype="float32")
+    assert set(trend.columns) == set(feature_catalog(["trend", "momentum"])["name"])
+    assert all(dtype == np.float32 for dtype in trend.dtypes)
+    np.testing.assert_allclose(trend["rsi_14"], matrix["rsi_14"], rtol=1e-6)
+
+
+def test_dict_and_panel_inputs_give_the_same_per_symbol_matrices(bars: pd.DataFrame) -> None:
+    other = random_walk_ohlcv(600, seed=3)
+    single = {"AAA": build_features(bars, groups="trend"), "BBB": build_features(other, groups="trend")}
+    as_dict = build_features({"AAA": bars, "BBB": other}, groups="trend")
+    panel = pd.concat({"AAA": bars, "BBB": other}, names=["symbol", "time"])
+    as_panel = build_features(panel, groups="trend")
+    assert as_panel.index.equals(panel.index)
+    for symbol, expected in single.items():
+        pd.testing.assert_frame_equal(as_dict[symbol], expected)
+        pd.testing.assert_frame_equal(as_panel.xs(symbol, level="symbol"), expected, check_freq=False)
+
+
+def test_time_features_encode_the_clock_and_sessions_only_intraday() -> None:
+    hourly = build_features(random_walk_ohlcv(48, freq="1h"), groups="time")
+    daily = build_features(random_walk_ohlcv(30, freq="1D"), groups="time")
+    at_15h = hourly.index.hour == 15
+    assert (hourly.loc[at_15h, "session_us"] == 1).all() and (hourly.loc[at_15h, "session_asia"] == 0).all()
+    assert np.isnan(hourly["session_us"].iloc[0])
+    assert (daily["session_us"].iloc[1:] == 0).all()
+    np.testing.assert_allclose(hourly["hour_sin"] ** 2 + hourly["hour_cos"] ** 2, 1.0)
+
+
+def test_spectral_finds_a_planted_cycle() -> None:
+    bars = random_walk_ohlcv(800, seed=1)
+    cycle = 0.05 * np.sin(2 * np.pi * np.arange(len(bars)) / 16.0)
+    planted = bars.copy()
+    planted[["open", "high", "low", "close"]] = planted[["open", "high", "low", "close"]].mul(np.exp(cycle), axis=0)
+    spectral = build_features(planted, groups="spectral").iloc[100:]
+    assert (spectral["fft_period_64"] == 16).mean() > 0.9
+    assert spectral["fft_power_64"].median() > 0.5
+    shares = spectral[[c for c in spectral.columns if c.startswith("wavelet_energy_")]].sum(axis=1)
+    np.testing.assert_allclose(shares, 1.0)
+
+
+def test_structure_uses_only_confirmed_swings() -> None:
+    bars = random_walk_ohlcv(300, seed=2)
+    features = build_features(bars, groups="structure")
+    assert (features["bars_since_swing_high"].dropna() >= 5).all()  # a swing is known 5 bars after its bar
+    assert (features["dist_resistance"].dropna() > 0).all() and (features["dist_support"].dropna() > 0).all()
+    assert (features["dist_high_20"].dropna() <= 0).all() and (features["dist_low_20"].dropna() >= 0).all()
+
+
+def test_short_frames_give_nan_warm_up_not_errors() -> None:
+    tiny = build_features(random_walk_ohlcv(3))
+    assert tiny.shape == (3, len(SPECS)) and tiny["sma_200"].isna().all()
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (pd.DataFrame({"close": [1.0, 2.0]}), "lacks columns"),
+        (random_walk_ohlcv(20).reset_index(drop=True), "DatetimeIndex"),
+        (pd.concat([random_walk_ohlcv(5), random_walk_ohlcv(5)]), "duplicate"),
+        ("not a frame", "DataFrame"),
+    ],
+)
+def test_bad_input_raises_a_clear_validation_error(bad: object, message: str) -> None:
+    with pytest.raises(DataValidationError, match=message):
+        build_features(bad)  # type: ignore[arg-type]
+
+
+def test_unknown_group_and_dtype_say_what_to_use(bars: pd.DataFrame) -> None:
+    with pytest.raises(DataValidationError, match="did you mean 'momentum'"):
+        build_features(bars, groups=["momentun"])
+    with pytest.raises(DataValidationError, match="float32"):
+        build_features(bars, dtype="int8")  # type: ignore[arg-type]
+
+
+def test_naive_and_unsorted_index_are_fixed_with_a_warning() -> None:
+    bars = random_walk_ohlcv(100)
+    naive = bars.tz_localize(None).iloc[::-1]
+    with pytest.warns(UserWarning):
+        fixed = build_features(naive, groups="trend")
+    pd.testing.assert_frame_equal(fixed, build_features(bars, groups="trend"), check_freq=False)
