@@ -175,7 +175,7 @@ def fallback_weights(kinds: Mapping[str, str]) -> dict[str, float]:
     return {key: share[group] / total / len(keys) for group, keys in groups.items() for key in keys}
 
 
-def align_oof(member_oof: Mapping[str, pd.DataFrame]) -> tuple[np.ndarray, np.ndarray, pd.DatetimeIndex]:
+def align_oof(member_oof: Mapping[str, pd.DataFrame | None]) -> tuple[np.ndarray, np.ndarray, pd.DatetimeIndex]:
     """Stack members' out-of-fold predictions on the bars all of them predicted.
 
     Returns:
@@ -195,7 +195,7 @@ def align_oof(member_oof: Mapping[str, pd.DataFrame]) -> tuple[np.ndarray, np.nd
     return probs, y_true, pd.DatetimeIndex(joined.index)
 
 
-def fit_ensemble(kinds: Mapping[str, str], member_oof: Mapping[str, pd.DataFrame] | None = None) -> Ensemble:
+def fit_ensemble(kinds: Mapping[str, str], member_oof: Mapping[str, pd.DataFrame | None] | None = None) -> Ensemble:
     """Learn pool weights, temperature and class bias from out-of-fold predictions (fallback: fixed weights).
 
     Args:
@@ -210,7 +210,7 @@ def fit_ensemble(kinds: Mapping[str, str], member_oof: Mapping[str, pd.DataFrame
     n_classes = len(DIRECTION_CLASSES)
     probs = np.empty((0, len(keys), n_classes))
     y_true = np.empty(0, dtype=int)
-    if member_oof and all(key in member_oof for key in keys):
+    if member_oof and all(member_oof.get(key) is not None for key in keys):
         probs, y_true, _ = align_oof({key: member_oof[key] for key in keys})
     if len(y_true) < MIN_OOF_ROWS:
         fixed = fallback_weights(kinds)

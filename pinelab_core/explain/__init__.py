@@ -1,0 +1,25 @@
+"""SHAP explanations for trees, nets and the ensemble, in one additive space (centred log-probability).
+
+    explain(symbol, timeframe="1d", source="auto", bar=None) -> Explanation   (any historical bar)
+    explain_history(symbol, ..., bars=200) -> (ensemble Attribution, member Attributions)  (global views)
+    explain_tabular / explain_sequence / ensemble_attribution: the building blocks
+"""
+
+from pinelab_core.explain.attribution import OUTPUT_SPACE, Attribution
+from pinelab_core.explain.ensemble import Explanation, MemberExplanation, ensemble_attribution, explanation_at
+from pinelab_core.explain.nets import explain_sequence
+from pinelab_core.explain.service import explain, explain_history
+from pinelab_core.explain.trees import explain_tabular
+
+__all__ = [
+    "OUTPUT_SPACE",
+    "Attribution",
+    "Explanation",
+    "MemberExplanation",
+    "ensemble_attribution",
+    "explain",
+    "explain_history",
+    "explain_sequence",
+    "explain_tabular",
+    "explanation_at",
+]

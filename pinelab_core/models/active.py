@@ -1,0 +1,220 @@
+"""The active models of a market, loaded once and pooled: what `predict` and `explain` run on.
+
+`load_active(settings, symbol, timeframe)` asks the registry for the active versions (the symbol's own,
+else any trained for the timeframe), loads each artifact once per process (cached by "name/vN"), fits the
+ensemble's weights and calibration on their out-of-fold predictions, and remembers the result until the
+set of active versions changes. `member_inputs` builds each member's input frame from an OHLCV slice:
+the feature matrix is computed once and shared, candle-reading nets get `candle_inputs`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pinelab_core.config import Settings
+from pinelab_core.errors import ModelNotFoundError, ModelSchemaError
+from pinelab_core.models.base import Model
+from pinelab_core.models.ensemble import Ensemble, fit_ensemble
+from pinelab_core.models.inputs import CANDLE_COLUMNS, candle_inputs
+
+__all__ = ["ActiveEnsemble", "Member", "clear_model_cache", "load_active", "member_inputs", "member_probabilities"]
+
+#: Fewest bars an inference slice holds, beyond the features' warm-up and the nets' windows.
+MIN_SLICE_BARS = 300
+
+_MODELS: dict[tuple[str, str], tuple[Model, Any]] = {}
+_ENSEMBLES: dict[tuple[str, str, str, tuple[str, ...]], ActiveEnsemble] = {}
+_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Member:
+    """One loaded model version in the pool."""
+
+    key: str  # "name/vN"
+    name: str
+    version: int
+    kind: str
+    model: Model
+    feature_names: tuple[str, ...]
+    label: dict[str, Any]
+    trained_on: str  # the symbol the version was trained on
+
+    @property
+    def reads_candles(self) -> bool:
+        return bool(self.feature_names) and set(self.feature_names) <= set(CANDLE_COLUMNS)
+
+
+@dataclass(frozen=True)
+class ActiveEnsemble:
+    """The pooled active members of one (symbol, timeframe), with their learned weights and calibration."""
+
+    symbol: str
+    timeframe: str
+    members: tuple[Member, ...]
+    ensemble: Ensemble
+    horizon: int
+    label: dict[str, Any]
+    oof_hit_rates: dict[str, float]  # member key (and "ensemble") -> out-of-fold hit rate
+
+    @property
+    def versions(self) -> list[str]:
+        return [m.key for m in self.members]
+
+    @property
+    def slice_bars(self) -> int:
+        """Bars of history enough for every feature's warm-up (x3, so EMAs settle) and every net's window."""
+        from pinelab_core.features import feature_catalog
+
+        lookback = int(feature_catalog()["lookback"].max())
+        context = max((m.model.context_rows for m in self.members), default=0)
+        return max(MIN_SLICE_BARS, 3 * lookback) + context + 1
+
+
+def load_active(settings: Settings, symbol: str, timeframe: str) -> ActiveEnsemble:
+    """The active ensemble for a market, from the in-process cache while the active versions are unchanged.
+
+    Raises:
+        ModelNotFoundError: no active model exists for the timeframe (train one first).
+    """
+    from pinelab_core.models import registry
+
+    versions = _active_versions(settings, symbol, timeframe)
+    key = (str(settings.models_dir), symbol, timeframe, tuple(f"{v.name}/v{v.version}" for v in versions))
+    with _LOCK:
+        cached = _ENSEMBLES.get(key)
+    if cached is not None:
+        return cached
+    members = [_load_member(settings, registry, v) for v in versions]
+    members = _same_label(members)
+    oof = {m.key: _oof_or_none(settings, registry, m) for m in members}
+    ensemble = fit_ensemble({m.key: m.kind for m in members}, oof)
+    label = members[0].label
+    hit_rates = {key: rate for key, rate in ((k, _hit_rate(f)) for k, f in oof.items()) if rate is not None}
+    if "hit_rate" in ensemble.oof_metrics:
+        hit_rates["ensemble"] = ensemble.oof_metrics["hit_rate"]
+    active = ActiveEnsemble(symbol, timeframe, tuple(members), ensemble, int(label.get("horizon", 1)), label,
+                            hit_rates)
+    with _LOCK:
+        _ENSEMBLES[key] = active
+    return active
+
+
+def clear_model_cache() -> None:
+    """Forget loaded models and fitted ensembles (tests; after deleting artifacts by hand)."""
+    with _LOCK:
+        _MODELS.clear()
+        _ENSEMBLES.clear()
+
+
+def member_inputs(active: ActiveEnsemble, ohlcv: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Each member's input frame on `ohlcv`'s index (the feature matrix is built once and shared)."""
+    features: pd.DataFrame | None = None
+    candles: pd.DataFrame | None = None
+    inputs = {}
+    for member in active.members:
+        if member.reads_candles:
+            candles = candle_inputs(ohlcv) if candles is None else candles
+            frame = candles
+        else:
+            if features is None:
+                from pinelab_core.features import build_features
+
+                features = build_features(ohlcv)
+            frame = features
+        missing = [name for name in member.feature_names if name not in frame.columns]
+        if missing:
+            raise ModelSchemaError(
+                f"{member.key} was trained on features this PineLab no longer builds ({', '.join(missing[:5])}). "
+                "Retrain the model with the current feature set."
+            )
+        inputs[member.key] = frame[list(member.feature_names)]
+    return inputs
+
+
+def member_probabilities(active: ActiveEnsemble, inputs: dict[str, pd.DataFrame], rows: np.ndarray) -> np.ndarray:
+    """(len(rows), n_members, n_classes) probabilities at the given positions; NaN where a net lacks a window.
+
+    Tabular members predict only the requested rows; sequence members get the rows since the first
+    requested row's window start, so no more is computed than needed.
+    """
+    rows = np.asarray(rows, dtype=int)
+    out = np.full((len(rows), len(active.members), 3), np.nan)
+    for m, member in enumerate(active.members):
+        frame = inputs[member.key]
+        context = member.model.context_rows
+        if context == 0:
+            out[:, m] = member.model.predict_proba(frame.iloc[rows])
+            continue
+        start = max(0, int(rows.min()) - context)
+        probs = member.model.predict_proba(frame.iloc[start:int(rows.max()) + 1])
+        out[:, m] = probs[rows - start]
+    return out
+
+
+def _active_versions(settings: Settings, symbol: str, timeframe: str) -> list[Any]:
+    from pinelab_core.models import registry
+
+    own = registry.list_versions(settings, status="active", symbol=symbol, timeframe=timeframe)
+    versions = own or registry.list_versions(settings, status="active", timeframe=timeframe)
+    if not versions:
+        raise ModelNotFoundError(
+            f"No trained model is active for {symbol} {timeframe}. Train starter models first: "
+            f"`pinelab predict --symbol {symbol} --timeframe {timeframe} --train-starter`, "
+            f"or `pinelab train --symbol {symbol} --timeframe {timeframe}` (or the Training page)."
+        )
+    return sorted(versions, key=lambda v: (v.name, v.version))
+
+
+def _load_member(settings: Settings, registry: Any, version: Any) -> Member:
+    key = f"{version.name}/v{version.version}"
+    cache_key = (str(settings.models_dir), key)
+    with _LOCK:
+        loaded = _MODELS.get(cache_key)
+    if loaded is None:
+        result = registry.load_version(settings, version.name, version.version, device="cpu")
+        loaded = (result.model, result.manifest)
+        with _LOCK:
+            _MODELS[cache_key] = loaded
+    model, manifest = loaded
+    label = _as_dict(getattr(manifest, "label", {}))
+    return Member(key, version.name, int(version.version), model.kind, model,
+                  tuple(getattr(manifest, "feature_names", model.feature_names_)), label,
+                  str(getattr(manifest, "symbol", "")))
+
+
+def _same_label(members: Sequence[Member]) -> list[Member]:
+    """Members must predict the same thing: keep those sharing the label of the newest version."""
+    newest = max(members, key=lambda m: m.version)
+    return [m for m in members if m.label == newest.label]
+
+
+def _oof_or_none(settings: Settings, registry: Any, member: Member) -> pd.DataFrame | None:
+    try:
+        return registry.load_oof(settings, member.name, member.version)
+    except ModelNotFoundError:
+        return None  # registered without out-of-fold predictions: the ensemble falls back to fixed weights
+
+
+def _hit_rate(oof: pd.DataFrame | None) -> float | None:
+    from pinelab_core.models.ensemble import PROB_COLUMNS
+
+    if oof is None or oof.empty:
+        return None
+    rows = oof[[*PROB_COLUMNS, "y_true"]].dropna()
+    if rows.empty:
+        return None
+    return float((rows[list(PROB_COLUMNS)].to_numpy().argmax(axis=1) == rows["y_true"].to_numpy()).mean())
+
+
+def _as_dict(label: Any) -> dict[str, Any]:
+    if isinstance(label, dict):
+        return dict(label)
+    to_dict = getattr(label, "to_dict", None)
+    return dict(to_dict()) if callable(to_dict) else {}
