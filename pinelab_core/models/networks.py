@@ -67,7 +67,7 @@ class LSTMAttentionNet(nn.Module):
 
 
 class CandleCNN(nn.Module):
-    """1-D convolutions over the window of normalised candles, pooled to one vector, then a classifier."""
+    """1-D convolutions over the window of normalised candles, pooled (mean, max, last bar), then a classifier."""
 
     def __init__(
         self, n_inputs: int, n_classes: int = 3, *, channels: int = 32, kernel_size: int = 5, layers: int = 3,
@@ -84,9 +84,10 @@ class CandleCNN(nn.Module):
             blocks += [nn.Conv1d(width, out, kernel_size, padding=kernel_size // 2), nn.GELU(), nn.Dropout(dropout)]
             width = out
         self.features = nn.Sequential(*blocks)
-        self.head = nn.Linear(2 * width, n_classes)
+        self.head = nn.Linear(3 * width, n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         maps = self.features(self.scaler(x).transpose(1, 2))  # (batch, channels, window)
-        pooled = torch.cat([maps.mean(dim=-1), maps.amax(dim=-1)], dim=-1)
+        # Average and peak response over the window, plus the response at the latest bar, which matters most.
+        pooled = torch.cat([maps.mean(dim=-1), maps.amax(dim=-1), maps[..., -1]], dim=-1)
         return self.head(pooled)
