@@ -9,6 +9,13 @@ Data
     list_sources() -> the data sources (name, description, example)
     resample_ohlcv(frame, timeframe) -> coarser OHLCV bars
     validate_ohlcv(frame) -> the frame held to the OHLCV contract
+Features
+    build_features(ohlcv, groups=None, dtype="float64") -> causal feature matrix (frame, dict or panel)
+    build_features_cached(ohlcv, settings, groups=None) -> the same, from the Parquet cache when possible
+    feature_catalog(groups=None) -> name, group, parameters, lookback, description per feature
+    causality_audit(ohlcv, n_cuts=12, seed=0, groups=None) -> pass/fail per feature (look-ahead check)
+    rank_features(features, label, method="mutual_info" | "lightgbm" | "permutation", train_end=...) -> ranking
+    drop_correlated(features, threshold=0.95) -> features without near-duplicates
 Models and the model registry
     create_model(name, seed=0, device="auto", **params) -> Model (fit, predict_proba, save, load)
     list_models() -> ["cnn", "lightgbm", "lstm", "random_forest", "xgboost"]
@@ -48,6 +55,13 @@ _EXPORTS: dict[str, str] = {
     "list_sources": "pinelab_core.data",
     "resample_ohlcv": "pinelab_core.data",
     "validate_ohlcv": "pinelab_core.data",
+    "build_features": "pinelab_core.features",
+    "build_features_cached": "pinelab_core.features",
+    "feature_catalog": "pinelab_core.features",
+    "causality_audit": "pinelab_core.features",
+    "rank_features": "pinelab_core.features",
+    "drop_correlated": "pinelab_core.features",
+    "FEATURE_GROUPS": "pinelab_core.features",
     "create_model": "pinelab_core.models",
     "list_models": "pinelab_core.models",
     "choose_device": "pinelab_core.models.device",
