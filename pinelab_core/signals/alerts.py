@@ -36,8 +36,12 @@ ALERT_COLUMNS: tuple[str, ...] = (
 def alert_row_values(
     alert: TradingViewAlert, raw: RawAlert, received_at: datetime, secrets: tuple[str, ...] = ()
 ) -> dict[str, Any]:
-    """Column values of the `tradingview_alert` row for an accepted alert (payload scrubbed of secrets)."""
-    return {
+    """Column values of the `tradingview_alert` row for an accepted alert, every text masked of `secrets`.
+
+    The passphrase field is dropped when the body is decoded; masking catches a secret pasted into
+    another field (a comment, an order id) so it never reaches the database either.
+    """
+    values = {
         "dedupe_key": dedupe_key(alert, received_at),
         "received_at": received_at,
         "ticker": alert.ticker,
@@ -55,6 +59,13 @@ def alert_row_values(
         "status": "accepted",
         "enrichment_json": "{}",
     }
+    for name, value in values.items():
+        if isinstance(value, str) and name != "dedupe_key":
+            for secret in secrets:
+                if secret:
+                    value = value.replace(secret, "***")
+            values[name] = value
+    return values
 
 
 def list_alerts(
