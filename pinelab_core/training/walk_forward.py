@@ -8,7 +8,6 @@ refit on every labelled row with the same recipe, for the registry.
 
 from __future__ import annotations
 
-import difflib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pinelab_core.errors import DataValidationError, ModelNotFoundError
+from pinelab_core.errors import ConfigError, DataValidationError
 from pinelab_core.models.base import FitSummary, Model, TrainingProgress
 from pinelab_core.training.labels import LabelSpec, make_labels
 from pinelab_core.training.report import (
@@ -133,6 +132,7 @@ def walk_forward(
         embargo=embargo, validation_size=validation_size, bar_positions=sample.bars,
     )
     recipe = _Recipe(model_cls, seed, device, model_params, progress, len(folds))
+    recipe.build()  # bad parameters fail here, before any fold runs
     fold_rows, oos_parts, importances = [], [], []
     for fold in folds:
         row, oos_part, importance = _run_fold(recipe, sample, fold)
@@ -180,7 +180,7 @@ class _Recipe:
 
     def fit(self, X: pd.DataFrame, y: np.ndarray, validation: tuple[pd.DataFrame, np.ndarray] | None,
             fold: int) -> tuple[Model, FitSummary]:
-        model = self.model_cls(seed=self.seed, device=self.device, **self.params)
+        model = self.build()
         self.tick(WalkForwardProgress(fold, self.n_folds, message=f"fold {fold} of {self.n_folds}: fitting"
                                       if fold <= self.n_folds else "final model: fitting"))
 
@@ -191,6 +191,12 @@ class _Recipe:
 
         summary = model.fit(X, y, validation=validation, progress=on_step)
         return model, summary
+
+    def build(self) -> Model:
+        try:
+            return self.model_cls(seed=self.seed, device=self.device, **self.params)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"Invalid parameters for model {self.model_cls.kind!r}: {exc}") from exc
 
     def tick(self, event: WalkForwardProgress) -> None:
         if self.progress is not None:
@@ -279,14 +285,9 @@ def _mean_importance(importances: list[pd.Series]) -> pd.Series | None:
 def _model_class(model: str | type[Model]) -> type[Model]:
     if isinstance(model, type) and issubclass(model, Model):
         return model
-    from pinelab_core.models import MODELS
+    from pinelab_core.models import model_class
 
-    name = str(model).strip().lower()
-    if name not in MODELS:
-        hint = difflib.get_close_matches(name, list(MODELS), n=1)
-        suggestion = f" Did you mean {hint[0]!r}?" if hint else ""
-        raise ModelNotFoundError(f"Unknown model {model!r}.{suggestion} Available: {', '.join(MODELS)}.")
-    return MODELS[name]
+    return model_class(str(model))
 
 
 def _model_inputs(model_cls: type[Model], ohlcv: pd.DataFrame, features: pd.DataFrame | None,
