@@ -14,7 +14,7 @@ import io
 import re
 import warnings
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -136,12 +136,21 @@ def _parse_csv(raw: bytes, name: str) -> tuple[pd.DataFrame, np.ndarray]:
     header = all_lines[leading]
     separator = max(_SEPARATORS, key=header.count)
     sample = all_lines[leading + 1] if leading + 1 < len(all_lines) else ""
-    decimal = "," if separator == ";" and re.search(r"\d,\d", sample) and "." not in sample else "."
-    has_header = _looks_like_header(header.split(separator))
+    fields = header.split(separator)
+    has_header = _looks_like_header(fields)
+    # "1.234,5" after a ';' separator is the European style: decimal comma, dot for thousands. Time
+    # columns are then read as text, or "02.01.2024" would lose its dots as thousands separators.
+    european = separator == ";" and re.search(r"\d,\d", sample) is not None
+    text_columns: dict[Any, str] = {}
+    if european:
+        text_columns = {0: "string"} if not has_header else {
+            field.strip(): "string" for field in fields if _key(field.strip().strip("<>")) in _ROLES["time"]
+        }
     try:
         table = pd.read_csv(
-            io.StringIO(text), sep=separator, decimal=decimal, header=0 if has_header else None,
-            skiprows=leading, skip_blank_lines=False, skipinitialspace=True, dtype_backend="numpy_nullable",
+            io.StringIO(text), sep=separator, decimal="," if european else ".", thousands="." if european else None,
+            header=0 if has_header else None, skiprows=leading, skip_blank_lines=False, skipinitialspace=True,
+            dtype=text_columns or None, dtype_backend="numpy_nullable",
         )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise DataValidationError(
@@ -194,11 +203,12 @@ def _time_values(table: pd.DataFrame, roles: dict[str, str], where: str) -> pd.S
     """The bar-time column, joining separate date and clock columns (MetaTrader, Stooq) into one."""
     columns = {_key(column): column for column in table.columns}
     if "date" in columns and "time" in columns:
-        date, clock = table[columns["date"]], table[columns["time"]]
-        if clock.astype(str).str.match(_CLOCK).all():
-            return date.astype(str).str.strip() + " " + clock.astype(str).str.strip()
-        if pd.api.types.is_integer_dtype(date) and pd.api.types.is_integer_dtype(clock):
-            return date.astype(str) + " " + clock.astype(str).str.zfill(6)
+        date = table[columns["date"]].astype("string").str.strip()
+        clock = table[columns["time"]].astype("string").str.strip()
+        if clock.str.match(_CLOCK).all():
+            return date + " " + clock
+        if date.str.fullmatch(r"\d{8}").all() and clock.str.fullmatch(r"\d{1,6}").all():
+            return date + " " + clock.str.zfill(6)  # Stooq: 20240102 and 93500 mean 09:35:00
     if "time" not in roles:
         found = ", ".join(str(column) for column in table.columns)
         raise DataValidationError(

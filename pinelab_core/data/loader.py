@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import numpy as np
@@ -11,14 +10,13 @@ import pandas as pd
 from pinelab_core.config import Settings
 from pinelab_core.data.resample import infer_timeframe_seconds, resample_ohlcv
 from pinelab_core.data.sources import DataSource, make_source
+from pinelab_core.data.timeparse import TimeLike, parse_when
 from pinelab_core.data.validation import validate_ohlcv
 from pinelab_core.errors import DataValidationError
 from pinelab_core.types import Timeframe
 
-__all__ = ["load_ohlcv", "parse_when", "provenance"]
+__all__ = ["load_ohlcv", "provenance"]
 
-TimeLike = str | pd.Timestamp | None
-_DATE_ONLY = re.compile(r"^\s*\d{4}-\d{1,2}-\d{1,2}\s*$")
 
 
 def load_ohlcv(
@@ -95,22 +93,6 @@ def provenance(
         "cached_at": cached_at,
         "note": note,
     }
-
-
-def parse_when(value: TimeLike, what: str, *, end_of_day: bool = False) -> pd.Timestamp | None:
-    """A UTC timestamp from a date string or timestamp (naive = UTC); a bare end date means its whole day."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    try:
-        stamp = pd.Timestamp(value)
-    except (ValueError, TypeError) as exc:
-        raise DataValidationError(f"{what} {value!r} is not a date. Use e.g. 2024-01-31 or 2024-01-31T14:30Z.") from exc
-    if stamp is pd.NaT:
-        raise DataValidationError(f"{what} {value!r} is not a date. Use e.g. 2024-01-31 or 2024-01-31T14:30Z.")
-    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-    if end_of_day and isinstance(value, str) and _DATE_ONLY.match(value):
-        stamp = stamp + pd.Timedelta(days=1) - pd.Timedelta(1, "ns")
-    return stamp
 
 
 def _to_timeframe(frame: pd.DataFrame, tf: Timeframe, source_name: str) -> pd.DataFrame:

@@ -26,6 +26,7 @@ import pandas as pd
 from numba import njit
 
 from pinelab_core.data.calendar import DAY, Calendar, bar_times, session_position, weekday
+from pinelab_core.data.timeparse import TimeLike, parse_when
 from pinelab_core.errors import DataValidationError
 from pinelab_core.types import INDEX_NAME, Timeframe
 
@@ -132,8 +133,8 @@ def demo_profile(symbol: str) -> MarketProfile:
 def simulate_ohlcv(
     symbol: str,
     timeframe: str | Timeframe = "1d",
-    start: pd.Timestamp | None = None,
-    end: pd.Timestamp | None = None,
+    start: TimeLike = None,
+    end: TimeLike = None,
 ) -> pd.DataFrame:
     """Simulated OHLCV bars of `symbol` between `start` and `end` (inclusive, UTC).
 
@@ -141,7 +142,8 @@ def simulate_ohlcv(
         symbol: any string; the named ones are DEMO-EQUITY, DEMO-INDEX, DEMO-BTC, DEMO-ETH, DEMO-FX.
         timeframe: bar size ("1m" ... "1w").
         start: first bar; default the timeframe's usual history before `end`.
-        end: last bar; default (and at most) the demo anchor, 2026-10-30.
+        end: last bar, inclusive (a bare date includes its whole day); default and at most the demo
+            anchor, 2026-10-30.
 
     Returns:
         The OHLCV frame of the contract (float64 columns, UTC index named ``time``).
@@ -151,8 +153,9 @@ def simulate_ohlcv(
     """
     tf = Timeframe.parse(timeframe)
     profile = demo_profile(symbol)
-    last = ANCHOR_END if end is None else min(_utc(end) + pd.Timedelta(1, "ns"), ANCHOR_END)
-    first = _utc(start) if start is not None else last - DEFAULT_SPAN[tf]
+    first_wanted, last_wanted = parse_when(start, "start"), parse_when(end, "end", end_of_day=True)
+    last = ANCHOR_END if last_wanted is None else min(last_wanted + pd.Timedelta(1, "ns"), ANCHOR_END)
+    first = first_wanted if first_wanted is not None else last - DEFAULT_SPAN[tf]
     if first >= last:
         raise DataValidationError(
             f"The demo market has no {tf.value} bars between {first} and {last}: it ends at "
@@ -297,7 +300,3 @@ def _normalise(symbol: str) -> str:
 def _stable_hash(text: str) -> int:
     return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "little")
 
-
-def _utc(value: pd.Timestamp) -> pd.Timestamp:
-    stamp = pd.Timestamp(value)
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")

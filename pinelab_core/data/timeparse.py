@@ -7,6 +7,7 @@ and day-first dates like ``31/01/2024`` (detected when a first field exceeds 12)
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -16,8 +17,11 @@ from pinelab_core.data.validation import describe_rows
 from pinelab_core.errors import DataValidationError
 from pinelab_core.types import INDEX_NAME
 
-__all__ = ["parse_bar_times"]
+__all__ = ["TimeLike", "parse_bar_times", "parse_when"]
 
+TimeLike = str | pd.Timestamp | None
+
+_DATE_ONLY = re.compile(r"^\s*\d{4}-\d{1,2}-\d{1,2}\s*$")
 _AWARE = r"(?:Z|[+-]\d{2}:?\d{2}|UTC|GMT)$"
 _EPOCH_UNITS = ((1e17, "ns"), (1e14, "us"), (1e11, "ms"), (0.0, "s"))
 
@@ -102,8 +106,27 @@ def _to_datetime(text: pd.Series, *, utc: bool, dayfirst: bool) -> pd.Series:
 
 
 def _is_day_first(sample: pd.Series) -> bool:
-    """31/01/2024-style dates: the first field goes above 12 somewhere, so it must be the day."""
-    parts = sample.str.extract(r"^(\d{1,2})[/.-](\d{1,2})[/.-]\d{4}")
+    """Day-first dates: 02.01.2024 (dotted dates are day-first wherever they are written), or slashed
+    dates whose first field goes above 12 somewhere (31/01/2024); other slashed dates are US month-first."""
+    parts = sample.str.extract(r"^(\d{1,2})([/.-])(\d{1,2})[/.-]\d{4}")
     if parts[0].isna().all():
         return False
+    if (parts[1] == ".").any():
+        return True
     return bool(pd.to_numeric(parts[0], errors="coerce").gt(12).any())
+
+
+def parse_when(value: TimeLike, what: str, *, end_of_day: bool = False) -> pd.Timestamp | None:
+    """A UTC timestamp from a date string or timestamp (naive = UTC); a bare end date means its whole day."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError) as exc:
+        raise DataValidationError(f"{what} {value!r} is not a date. Use e.g. 2024-01-31 or 2024-01-31T14:30Z.") from exc
+    if stamp is pd.NaT:
+        raise DataValidationError(f"{what} {value!r} is not a date. Use e.g. 2024-01-31 or 2024-01-31T14:30Z.")
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    if end_of_day and isinstance(value, str) and _DATE_ONLY.match(value):
+        stamp = stamp + pd.Timedelta(days=1) - pd.Timedelta(1, "ns")
+    return stamp
