@@ -44,13 +44,15 @@ def make_client(settings: Settings) -> Iterator[Callable[..., object]]:
 
 def _post(client: TestClient, body: object, **headers: str) -> object:
     if isinstance(body, dict):
-        return client.post(ALERT_PATH, content=json.dumps(body), headers={"content-type": "application/json", **headers})
+        headers = {"content-type": "application/json", **headers}
+        return client.post(ALERT_PATH, content=json.dumps(body), headers=headers)
     return client.post(ALERT_PATH, content=body, headers={"content-type": "text/plain", **headers})
 
 
 def _outcomes(settings: Settings) -> list[tuple[int, str]]:
     with Session(get_engine(settings)) as session:
-        return [(r.status_code, r.outcome) for r in session.exec(select(WebhookRequestRow).order_by(WebhookRequestRow.id))]
+        rows = session.exec(select(WebhookRequestRow).order_by(WebhookRequestRow.id)).all()
+    return [(r.status_code, r.outcome) for r in rows]
 
 
 def test_json_text_plain_and_sentence_are_accepted_and_stored(make_client, settings: Settings) -> None:

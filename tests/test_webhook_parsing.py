@@ -39,7 +39,8 @@ def test_the_filled_template_parses_to_every_field() -> None:
     assert raw.passphrase == "hunter2" and "passphrase" not in raw.fields
     assert (alert.ticker, alert.exchange, alert.action, alert.price, alert.contracts) == (
         "BTCUSDT", "BINANCE", Action.SELL, 42150.5, 0.25)
-    assert (alert.order_id, alert.interval, alert.timeframe, alert.market_position) == ("Short Entry", "60", "1h", "short")
+    assert (alert.order_id, alert.interval, alert.timeframe, alert.market_position) == (
+        "Short Entry", "60", "1h", "short")
     assert alert.bar_time == datetime(2024, 1, 1, 12, tzinfo=UTC)
     assert alert.direction == -1
 
@@ -51,7 +52,8 @@ def test_the_template_is_valid_json_once_placeholders_are_filled() -> None:
               .replace("{{exchange}}", "NASDAQ").replace("{{strategy.order.id}}", "L1")
               .replace("{{strategy.market_position}}", "long"))
     alert = parse_alert(filled, "text/plain")  # TradingView posts non-JSON-typed messages as text/plain
-    assert (alert.ticker, alert.action, alert.price, alert.contracts, alert.timeframe) == ("AAPL", Action.BUY, 101.5, 3.0, "1d")
+    assert (alert.ticker, alert.action, alert.price, alert.contracts, alert.timeframe) == (
+        "AAPL", Action.BUY, 101.5, 3.0, "1d")
 
 
 @pytest.mark.parametrize(
@@ -77,8 +79,8 @@ def test_a_sentence_carries_its_passphrase_and_options() -> None:
 
 
 def test_nested_placeholder_names_and_tickerid_work() -> None:
-    body = {"tickerid": "COINBASE:ETHUSD", "strategy": {"order": {"action": "buy", "contracts": "1.5", "id": "L"},
-                                                         "market_position": "long"}, "close": "2300", "timenow": 1704110400000}
+    strategy = {"order": {"action": "buy", "contracts": "1.5", "id": "L"}, "market_position": "long"}
+    body = {"tickerid": "COINBASE:ETHUSD", "strategy": strategy, "close": "2300", "timenow": 1704110400000}
     alert = parse_alert(json.dumps(body))
     assert (alert.exchange, alert.ticker, alert.action, alert.contracts, alert.order_id) == (
         "COINBASE", "ETHUSD", Action.BUY, 1.5, "L")

@@ -1,0 +1,86 @@
+"""Thousands of alerts from parallel clients against a real uvicorn server: each acknowledged alert stored once."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+import uvicorn
+from sqlmodel import Session, func, select
+
+from pinelab_core.config import Settings
+from pinelab_core.store import get_engine
+from pinelab_core.store.tables import TradingViewAlertRow, WebhookRequestRow
+from pinelab_core.webhook import ALERT_PATH, create_app
+
+SECRET = "load-test-secret"
+CLIENTS = 8
+ALERTS_PER_CLIENT = 300  # 2,400 distinct alerts
+RESENDS_PER_CLIENT = 60  # each client also resends alerts another client is sending at the same time
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def server_url(settings: Settings) -> Iterator[str]:
+    port = _free_port()
+    app = create_app(settings.with_overrides(webhook_secret=SECRET, webhook_rate_limit=0), enrich=False)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("uvicorn did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(20)
+
+
+def _alert(n: int) -> bytes:
+    return json.dumps({"ticker": "BTCUSDT", "action": "buy" if n % 2 else "sell", "price": 40000 + n,
+                       "order_id": f"order-{n}", "time": "2024-01-01T12:00:00Z", "passphrase": SECRET}).encode()
+
+
+def _client_run(url: str, client_number: int) -> list[tuple[int, int, bool]]:
+    """(alert number, stored id, duplicate) for every acknowledged alert this client sent."""
+    mine = range(client_number * ALERTS_PER_CLIENT, (client_number + 1) * ALERTS_PER_CLIENT)
+    neighbour = (client_number + 1) % CLIENTS * ALERTS_PER_CLIENT
+    numbers = [*mine, *range(neighbour, neighbour + RESENDS_PER_CLIENT)]
+    acknowledged = []
+    with httpx.Client(base_url=url, timeout=30) as client:
+        for n in numbers:
+            reply = client.post(ALERT_PATH, content=_alert(n), headers={"content-type": "application/json"})
+            assert reply.status_code == 200, reply.text
+            body = reply.json()
+            acknowledged.append((n, body["id"], body["duplicate"]))
+    return acknowledged
+
+
+@pytest.mark.slow
+def test_parallel_clients_lose_nothing_and_store_each_alert_once(server_url: str, settings: Settings) -> None:
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        replies = [r for batch in pool.map(lambda c: _client_run(server_url, c), range(CLIENTS)) for r in batch]
+    ids_by_alert: dict[int, set[int]] = {}
+    for n, stored_id, _ in replies:
+        ids_by_alert.setdefault(n, set()).add(stored_id)
+    assert len(ids_by_alert) == CLIENTS * ALERTS_PER_CLIENT
+    assert all(len(ids) == 1 for ids in ids_by_alert.values())  # every copy points at the same row
+    assert sum(not duplicate for _, _, duplicate in replies) == CLIENTS * ALERTS_PER_CLIENT
+    with Session(get_engine(settings)) as session:
+        stored = dict(session.exec(select(TradingViewAlertRow.id, TradingViewAlertRow.order_id)).all())
+        audited = session.exec(select(func.count()).select_from(WebhookRequestRow)).one()
+    assert len(stored) == CLIENTS * ALERTS_PER_CLIENT
+    assert all(stored[next(iter(ids))] == f"order-{n}" for n, ids in ids_by_alert.items())
+    assert audited == len(replies)
