@@ -20,7 +20,7 @@ from sqlmodel import Session
 
 from pinelab_core.config import Settings
 from pinelab_core.data.sources import DataSource
-from pinelab_core.data.validation import validate_ohlcv
+from pinelab_core.data.validation import TIME_UNIT, validate_ohlcv
 from pinelab_core.errors import DataFetchError, StoreError
 from pinelab_core.store import get_engine
 from pinelab_core.store.tables import PriceBarRow, PriceFetchRow
@@ -82,7 +82,7 @@ def read_bars(
         rows = connection.execute(query.order_by(_BARS.c.ts)).fetchall()
     data = np.array(rows, dtype=np.float64).reshape(len(rows), 1 + len(OHLCV_COLUMNS))
     index = pd.DatetimeIndex(pd.to_datetime(data[:, 0].astype(np.int64), unit="s", utc=True), name=INDEX_NAME)
-    return pd.DataFrame(data[:, 1:], index=index.as_unit("ns"), columns=list(OHLCV_COLUMNS))
+    return pd.DataFrame(data[:, 1:], index=index.as_unit(TIME_UNIT), columns=list(OHLCV_COLUMNS))
 
 
 def cached_bounds(engine: Engine, key: CacheKey) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from pinelab_core.config import Settings
+from pinelab_core.data.validation import TIME_UNIT
 from pinelab_core.errors import DataFetchError, DataValidationError, PinelabError
 from pinelab_core.types import INDEX_NAME, OHLCV_COLUMNS, Timeframe
 
@@ -277,7 +278,7 @@ def _ccxt_frame(rows: list[list[Any]], end_ms: int) -> pd.DataFrame:
     index = pd.DatetimeIndex(pd.to_datetime(table["ts"].astype("int64"), unit="ms", utc=True), name=INDEX_NAME)
     frame = pd.DataFrame(
         {name: pd.to_numeric(table[name], errors="coerce").to_numpy(dtype=np.float64) for name in OHLCV_COLUMNS},
-        index=index.as_unit("ns"),
+        index=index.as_unit(TIME_UNIT),
     )
     # Some exchanges send null volume for quiet bars; zero is what happened.
     frame["volume"] = frame["volume"].fillna(0.0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from pinelab_core.data.validation import TIME_UNIT
 from pinelab_core.errors import DataValidationError
 from pinelab_core.types import INDEX_NAME, OHLCV_COLUMNS, Timeframe
 
@@ -66,7 +67,7 @@ def resample_ohlcv(frame: pd.DataFrame, timeframe: str | Timeframe) -> pd.DataFr
         "close": columns["close"][ends],
         "volume": np.add.reduceat(columns["volume"], starts) if len(starts) else np.array([]),
     }
-    index = pd.DatetimeIndex(pd.to_datetime(bins[starts], unit="ns", utc=True), name=INDEX_NAME).as_unit("ns")
+    index = pd.DatetimeIndex(pd.to_datetime(bins[starts], unit="ns", utc=True), name=INDEX_NAME).as_unit(TIME_UNIT)
     out = pd.DataFrame(data, index=index)
     out.attrs = dict(frame.attrs)
     return out

@@ -27,6 +27,7 @@ from numba import njit
 
 from pinelab_core.data.calendar import DAY, Calendar, bar_times, session_position, weekday
 from pinelab_core.data.timeparse import TimeLike, parse_when
+from pinelab_core.data.validation import TIME_UNIT
 from pinelab_core.errors import DataValidationError
 from pinelab_core.types import INDEX_NAME, Timeframe
 
@@ -191,7 +192,7 @@ def _generate(symbol: str, profile: MarketProfile, tf: Timeframe, first: pd.Time
     # Reverse: index 0 is the anchor bar, so the draws of a bar do not depend on how far back we go.
     times_back = times[::-1]
     prices = _simulate_backwards(profile, tf, times_back, _stable_hash(f"{_normalise(symbol)}|{tf.value}"))
-    index = pd.DatetimeIndex(pd.to_datetime(times, unit="s", utc=True), name=INDEX_NAME).as_unit("ns")
+    index = pd.DatetimeIndex(pd.to_datetime(times, unit="s", utc=True), name=INDEX_NAME).as_unit(TIME_UNIT)
     return pd.DataFrame({name: values[::-1] for name, values in prices.items()}, index=index)
 
 

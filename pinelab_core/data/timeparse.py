@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from pinelab_core.data.validation import describe_rows
+from pinelab_core.data.validation import TIME_UNIT, describe_rows
 from pinelab_core.errors import DataValidationError
 from pinelab_core.types import INDEX_NAME
 
@@ -59,7 +59,7 @@ def parse_bar_times(
             f"{where} has bar times that are not dates at {describe_rows(bad, pd.Index(series), lines, shown)}. "
             "Use ISO dates like 2024-01-31 or 2024-01-31 14:30:00, or epoch seconds/milliseconds."
         )
-    return pd.DatetimeIndex(parsed, name=INDEX_NAME).as_unit("ns")
+    return pd.DatetimeIndex(parsed, name=INDEX_NAME).as_unit(TIME_UNIT)
 
 
 def _from_numbers(numbers: pd.Series) -> pd.Series:

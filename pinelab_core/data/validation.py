@@ -18,7 +18,10 @@ import pandas as pd
 from pinelab_core.errors import DataValidationError
 from pinelab_core.types import INDEX_NAME, OHLCV_COLUMNS
 
-__all__ = ["describe_rows", "validate_ohlcv"]
+__all__ = ["TIME_UNIT", "describe_rows", "validate_ohlcv"]
+
+#: Resolution of every bar index PineLab builds: microseconds, the pandas 3 default for dates.
+TIME_UNIT = "us"
 
 _PRICES = ("open", "high", "low", "close")
 _SHOW = 3  # offending rows quoted in a message
@@ -96,7 +99,7 @@ def _utc_index(index: pd.Index, where: str, lines: np.ndarray | None) -> pd.Date
             "Every row needs a date/time."
         )
     index = index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
-    return index.as_unit("ns").rename(INDEX_NAME)
+    return index.as_unit(TIME_UNIT).rename(INDEX_NAME)
 
 
 def _numeric_columns(

@@ -1,0 +1,55 @@
+"""resample_ohlcv: first/max/min/last/sum per bin, no invented bars, no upsampling."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from pinelab_core.data import resample_ohlcv
+from pinelab_core.data.simulator import simulate_ohlcv
+from pinelab_core.errors import DataValidationError
+from tests.conftest import random_walk_ohlcv
+
+
+def _reference(frame: pd.DataFrame, rule: str) -> pd.DataFrame:
+    """pandas' own resample, for comparison (it keeps empty bins, which we drop); weeks open on Monday."""
+    agg = {"open": "first", "high": "max", "low": "min", "close": "last", "volume": "sum"}
+    monday = pd.Timestamp("1970-01-05", tz="UTC")
+    return frame.resample(rule, label="left", closed="left", origin=monday).agg(agg).dropna(subset=["open"])
+
+
+@pytest.mark.parametrize(("source_freq", "target", "rule"),
+                         [("1min", "5m", "5min"), ("5min", "15m", "15min"), ("15min", "1h", "1h"),
+                          ("1h", "4h", "4h"), ("4h", "1d", "1D"), ("1D", "1w", "7D")])
+def test_matches_pandas_for_each_step(source_freq: str, target: str, rule: str) -> None:
+    frame = random_walk_ohlcv(3_000, seed=3, freq=source_freq)
+    ours = resample_ohlcv(frame, target)
+    expected = _reference(frame, rule)
+    pd.testing.assert_frame_equal(ours, expected, check_freq=False)
+
+
+def test_empty_bins_are_dropped_not_filled() -> None:
+    minutes = simulate_ohlcv("DEMO-FX", "1m", start="2026-10-23", end="2026-10-26")  # spans a weekend
+    hourly = resample_ohlcv(minutes, "1h")
+    assert not (hourly.index.day_of_week == 5).any()
+    assert len(hourly) == len(minutes.index.floor("h").unique())
+
+
+def test_hand_computed_bar() -> None:
+    index = pd.date_range("2024-01-01 09:00", periods=4, freq="15min", tz="UTC", name="time")
+    frame = pd.DataFrame({"open": [10.0, 11, 12, 13], "high": [12.0, 15, 13, 14], "low": [9.0, 10, 8, 12],
+                          "close": [11.0, 12, 13, 12.5], "volume": [1.0, 2, 3, 4]}, index=index)
+    bar = resample_ohlcv(frame, "1h").iloc[0]
+    assert bar.tolist() == [10.0, 15.0, 8.0, 12.5, 10.0]
+
+
+def test_same_timeframe_is_a_copy_and_attrs_survive() -> None:
+    frame = random_walk_ohlcv(50)
+    frame.attrs["provenance"] = {"source": "x"}
+    assert resample_ohlcv(frame, "1h").equals(frame)
+    assert resample_ohlcv(frame, "1d").attrs == {"provenance": {"source": "x"}}
+
+
+def test_finer_than_the_source_is_refused() -> None:
+    with pytest.raises(DataValidationError, match="bars are 1h apart.*only aggregates to coarser"):
+        resample_ohlcv(random_walk_ohlcv(50), "15m")
