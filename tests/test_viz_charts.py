@@ -115,3 +115,12 @@ def test_chart_input_is_validated() -> None:
         build_price_chart(random_walk_ohlcv(10).iloc[:0])
     with pytest.raises(DataValidationError, match="missing"):
         build_price_chart(pd.DataFrame({"close": [1.0]}))
+
+
+def test_weekend_gaps_are_hidden_only_for_markets_closed_on_weekends() -> None:
+    weekdays = random_walk_ohlcv(300, seed=5, freq="1D")
+    weekdays = weekdays[weekdays.index.day_of_week < 5]
+    closed = build_price_chart(weekdays, show_levels=False).figure.layout.xaxis.rangebreaks
+    assert [tuple(rb.bounds) for rb in closed] == [("sat", "mon")]
+    always_open = build_price_chart(random_walk_ohlcv(300, seed=5, freq="1h"), show_levels=False)
+    assert not always_open.figure.layout.xaxis.rangebreaks

@@ -100,13 +100,22 @@ def confirmed_pivots(ohlcv: pd.DataFrame, left: int = 5, right: int = 5) -> pd.D
     return swing_pivots(ohlcv, left, right).shift(right)
 
 
+#: Bars of recent ATR that set the clustering tolerance: levels are judged at today's volatility.
+_RECENT_ATR_BARS = 100
+
+
 def _level_tolerance(ohlcv: pd.DataFrame, atr_multiple: float) -> float:
-    """Half a typical ATR by default: close enough that a trader would call it the same level."""
+    """Half the recent typical ATR by default: close enough that a trader would call it the same level.
+
+    Recent, because a decade-long chart's median ATR is set by the old, lower prices and would split
+    today's levels into a ladder of near-duplicates.
+    """
     high = ohlcv["high"].to_numpy(dtype=np.float64)
     low = ohlcv["low"].to_numpy(dtype=np.float64)
     close = ohlcv["close"].to_numpy(dtype=np.float64)
     atr = talib.ATR(high, low, close, timeperiod=14) if len(close) > 14 else np.array([np.nan])
-    typical_range = np.nanmedian(atr) if np.isfinite(atr).any() else float(np.median(high - low))
+    recent = atr[-_RECENT_ATR_BARS:]
+    typical_range = np.nanmedian(recent) if np.isfinite(recent).any() else float(np.median(high - low))
     return float(atr_multiple * typical_range)
 
 
@@ -131,7 +140,7 @@ def support_resistance_levels(
     *,
     atr_multiple: float = 0.5,
     min_touches: int = 2,
-    max_levels: int = 8,
+    max_levels: int = 6,
 ) -> list[PriceLevel]:
     """Support and resistance levels from clustered swing pivots, nearest to the last close first.
 
@@ -139,7 +148,7 @@ def support_resistance_levels(
         ohlcv: OHLCV frame.
         left: bars before a pivot that must be lower (highs) or higher (lows).
         right: bars after a pivot needed to confirm it.
-        atr_multiple: pivots within this many typical ATR(14)s of each other form one level.
+        atr_multiple: pivots within this many recent typical ATR(14)s of each other form one level.
         min_touches: fewest pivots a level needs to count.
         max_levels: at most this many levels, half below and half above the last close when available.
 

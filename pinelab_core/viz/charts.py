@@ -96,7 +96,7 @@ def build_price_chart(
     levels = tuple(support_resistance_levels(candles, pivot_window, pivot_window)) if show_levels else ()
     for trace in _level_traces(levels, x[-1]):
         figure.add_trace(trace, row=1, col=1)
-    _style(figure, title, _median_step(ohlcv.index))
+    _style(figure, title, _median_step(ohlcv.index), _trades_on_weekends(ohlcv.index))
     return PriceChart(figure, len(ohlcv), len(candles), bars_each, levels)
 
 
@@ -148,6 +148,7 @@ def _overlay_traces(ohlcv: pd.DataFrame, overlays: Sequence[Overlay], bars_each:
                 x=_chart_times(ohlcv.index[keep]), y=values[keep], mode="lines", name=_line_name(overlay, column),
                 legendgroup=overlay.label, showlegend=not band_edge,
                 line={"color": colour, "width": 1 if band_edge else 1.5, "dash": "dot" if band_edge else "solid"},
+                opacity=0.6 if band_edge else 0.95,  # band edges frame the candles without hiding them
             ))
     return traces
 
@@ -203,10 +204,18 @@ def _range_buttons(step: pd.Timedelta) -> list[dict[str, object]]:
     return buttons
 
 
-def _style(figure: go.Figure, title: str, step: pd.Timedelta) -> None:
+def _trades_on_weekends(index: pd.Index) -> bool:
+    return bool((pd.DatetimeIndex(index).day_of_week >= 5).any())
+
+
+def _style(figure: go.Figure, title: str, step: pd.Timedelta, weekends: bool) -> None:
     theme.apply_dark_theme(figure)
     figure.update_layout(title={"text": title, "x": 0.01, "y": 0.99}, bargap=0)
     figure.update_xaxes(rangeslider_visible=False)
+    if not weekends:
+        # A market closed on Saturdays and Sundays (equities) gets no empty weekend gaps; markets with any
+        # weekend bar (crypto, FX from Sunday evening) keep a true time axis so no bar is hidden.
+        figure.update_xaxes(rangebreaks=[{"bounds": ["sat", "mon"]}])
     figure.update_xaxes(
         rangeselector={"buttons": _range_buttons(step), "bgcolor": theme.PANEL, "activecolor": theme.GRID,
                        "x": 0, "y": 1.0, "yanchor": "bottom"},

@@ -29,9 +29,10 @@ def apply_dark_theme(figure: go.Figure, *, height: int = 640) -> go.Figure:
         plot_bgcolor=BACKGROUND,
         font={"color": TEXT, "size": 12},
         height=height,
-        margin={"l": 10, "r": 60, "t": 40, "b": 10},
+        margin={"l": 10, "r": 60, "t": 64, "b": 10},  # the top strip holds buttons + legend below the modebar
         hovermode="x unified",
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.01, "xanchor": "left", "x": 0},
+        # Legend top-right, range selector buttons top-left: they share the strip above the plot.
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1},
     )
     figure.update_xaxes(gridcolor=GRID, zeroline=False, showspikes=True, spikemode="across", spikethickness=1)
     figure.update_yaxes(gridcolor=GRID, zeroline=False, side="right")
