@@ -10,6 +10,7 @@
     learn_weights(outcomes, WeightRule()) -> weights, path    multiplicative weights with a floor
     aggregate_signals(...) -> AggregateSignal                 consensus score, confidence, position size
     run_signal_desk(ohlcv, symbol, timeframe, engine=...)     the whole round, for the page and CLI
+    signal_feed(engine), filter_feed(feed, symbols=...)        the live feed of alerts and calls
 
 Names load lazily so the webhook sidecar imports only what it uses.
 """
@@ -33,6 +34,7 @@ _EXPORTS: dict[str, str] = {
     "AggregateSignal": "aggregate", "Contribution": "aggregate", "SizingRule": "aggregate",
     "aggregate_signals": "aggregate", "position_size": "aggregate",
     "SignalDesk": "desk", "run_signal_desk": "desk",
+    "signal_feed": "feed", "filter_feed": "feed",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -1,0 +1,90 @@
+"""Signals: the live feed, the consensus of every source with learned weights, and the webhook's status."""
+
+import streamlit as st
+from streamlit_autorefresh import st_autorefresh
+
+from pinelab_core.errors import PinelabError
+from pinelab_core.signals import (
+    SIGNAL_SOURCES,
+    alert_template,
+    filter_feed,
+    run_signal_desk,
+    signal_feed,
+    webhook_activity,
+)
+from pinelab_core.ui import app_engine, app_settings, current_selection, selected_ohlcv, show_error
+from pinelab_core.viz.signals import (
+    contributions_chart,
+    signals_price_chart,
+    track_record_chart,
+    weight_path_chart,
+)
+
+selection = current_selection()
+settings, engine = app_settings(), app_engine()
+st.title(f"Signals · {selection.symbol} · {selection.timeframe.value}")
+
+with st.expander("Settings", expanded=False):
+    left, middle, right = st.columns(3)
+    sources = left.multiselect("Sources", list(SIGNAL_SOURCES), default=list(SIGNAL_SOURCES))
+    horizon = middle.slider("Horizon (bars held before a call is judged)", 1, 50, 5)
+    refresh = right.number_input("Refresh every (seconds, 0 = off)", 0, 600, 15)
+if refresh:
+    st_autorefresh(interval=int(refresh) * 1000, key="signals_refresh")
+
+ohlcv = selected_ohlcv()
+try:
+    desk = run_signal_desk(ohlcv, selection.symbol, selection.timeframe.value, engine=engine, settings=settings,
+                           sources=sources or None, horizon=horizon)
+    feed = signal_feed(engine)
+    activity = webhook_activity(engine)
+except PinelabError as exc:
+    show_error(exc)
+    st.stop()
+
+agg = desk.aggregate
+cols = st.columns(5)
+cols[0].metric("Consensus", agg.action.value, f"{agg.score:+.2f}")
+cols[1].metric("Confidence", f"{agg.confidence:.0%}")
+cols[2].metric("Position size", f"{agg.position_size:+.1%}", help="volatility-targeted (15%/yr), capped at 100%")
+cols[3].metric("Volatility", f"{agg.volatility:.1%}/yr")
+cols[4].metric("As of bar", f"{agg.time:%Y-%m-%d %H:%M}")
+st.plotly_chart(contributions_chart(agg), theme=None)
+
+chart_tab, feed_tab, weights_tab, webhook_tab = st.tabs(["Chart", "Live feed", "Weights & track record", "Webhook"])
+with chart_tab:
+    st.plotly_chart(signals_price_chart(ohlcv, desk.signals, title=f"{selection.symbol} · calls by source"),
+                    theme=None, config={"scrollZoom": True, "displaylogo": False})
+with feed_tab:
+    left, middle, right = st.columns(3)
+    chosen_symbols = left.multiselect("Symbol", sorted(feed["symbol"].dropna().unique()))
+    chosen_sources = middle.multiselect("Source", sorted(feed["source"].dropna().unique()))
+    chosen_actions = right.multiselect("Action", ["BUY", "SELL", "FLAT"])
+    shown = filter_feed(feed, symbols=chosen_symbols, sources=chosen_sources, actions=chosen_actions)
+    st.dataframe(shown, hide_index=True, column_config={
+        "realised_return": st.column_config.NumberColumn("result", format="percent"),
+        "strength": st.column_config.ProgressColumn("strength", min_value=0.0, max_value=1.0)})
+with weights_tab:
+    st.dataframe(desk.performance, hide_index=True, column_config={
+        "hit_rate": st.column_config.NumberColumn(format="percent"),
+        "mean_return": st.column_config.NumberColumn(format="percent"),
+        "total_return": st.column_config.NumberColumn(format="percent")})
+    if not desk.weight_path.empty:
+        st.plotly_chart(weight_path_chart(desk.weight_path), theme=None)
+        st.plotly_chart(track_record_chart(desk.signals), theme=None)
+    for source, similar in desk.similar.items():
+        st.caption(f"{source}: {similar.count} similar past calls (same symbol, direction, regime), "
+                   f"hit rate {similar.hit_rate:.0%}, mean {similar.mean_return:+.2%}" if similar.count
+                   else f"{source}: no similar past call yet")
+with webhook_tab:
+    url = settings.webhook_public_url or f"http://{settings.webhook_host}:{settings.webhook_port}/webhook/tradingview"
+    st.markdown(f"Alert URL: `{url}` — run `pinelab webhook`; TradingView needs a public HTTPS address "
+                "(a tunnel or reverse proxy) in front of it.")
+    st.code(alert_template(include_passphrase=bool(settings.webhook_secret)), language="json")
+    counts = st.columns(3)
+    counts[0].metric("Requests", activity.total_requests)
+    counts[1].metric("Accepted", activity.by_outcome.get("accepted", 0) + activity.by_outcome.get("duplicate", 0))
+    counts[2].metric("Last alert", f"{activity.last_alert_at:%Y-%m-%d %H:%M:%S} UTC" if activity.last_alert_at
+                     else "none yet")
+    if not activity.rejections.empty:
+        st.dataframe(activity.rejections, hide_index=True)
