@@ -20,7 +20,7 @@ def _reference(frame: pd.DataFrame, rule: str) -> pd.DataFrame:
 
 @pytest.mark.parametrize(("source_freq", "target", "rule"),
                          [("1min", "5m", "5min"), ("5min", "15m", "15min"), ("15min", "1h", "1h"),
-                          ("1h", "4h", "4h"), ("4h", "1d", "1D"), ("1D", "1w", "7D")])
+                          ("1h", "4h", "4h"), ("4h", "1d", "24h"), ("1D", "1w", "168h")])
 def test_matches_pandas_for_each_step(source_freq: str, target: str, rule: str) -> None:
     frame = random_walk_ohlcv(3_000, seed=3, freq=source_freq)
     ours = resample_ohlcv(frame, target)

@@ -118,7 +118,8 @@ def test_coarser_timeframes_aggregate_the_same_market() -> None:
     day = pd.Timestamp("2026-09-15", tz="UTC")
     bars = hourly.loc[day: day + pd.Timedelta(hours=23)]
     assert daily.loc[day, "open"] == bars["open"].iloc[0] and daily.loc[day, "close"] == bars["close"].iloc[-1]
-    assert daily.loc[day, "high"] == bars["high"].max() and daily.loc[day, "volume"] == pytest.approx(bars["volume"].sum())
+    assert daily.loc[day, "high"] == bars["high"].max()
+    assert daily.loc[day, "volume"] == pytest.approx(bars["volume"].sum())
 
 
 def test_named_and_guessed_profiles() -> None:
@@ -140,4 +141,4 @@ def test_windows_outside_the_demo_market_are_refused() -> None:
         simulate_ohlcv("DEMO-BTC", "1m", start="1990-01-01")
     with pytest.raises(DataValidationError, match="no 1d bars"):
         simulate_ohlcv("DEMO-EQUITY", "1d", start="2026-10-24", end="2026-10-25")  # a weekend
-    assert ANCHOR_END == pd.Timestamp("2026-10-31", tz="UTC")
+    assert pd.Timestamp("2026-10-31", tz="UTC") == ANCHOR_END

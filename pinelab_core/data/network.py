@@ -101,7 +101,7 @@ class YahooSource:
         interval = _YAHOO_INTERVAL.get(timeframe)
         if interval is None:
             raise DataValidationError(f"Yahoo has no {timeframe.value} bars; ask for 1h and resample.")
-        now = pd.Timestamp(self._clock(), unit="s", tz="UTC")
+        now = pd.Timestamp(self._clock(), unit="s", tz="UTC").floor("s")
         last = min(end, now) if end is not None else now
         first = start if start is not None else last - _YAHOO_HISTORY[timeframe]
         ticker = self._client_factory(symbol)
@@ -201,7 +201,7 @@ class CcxtSource:
     ) -> pd.DataFrame:
         """All bars in [start, end], page by page; raises DataFetchError naming the exchange and symbol."""
         step_ms = timeframe.seconds * 1000
-        now = pd.Timestamp(self._clock(), unit="s", tz="UTC")
+        now = pd.Timestamp(self._clock(), unit="s", tz="UTC").floor("s")
         last = min(end, now) if end is not None else now
         first = start if start is not None else default_window_start(timeframe, last)
         end_ms, since = int(last.timestamp() * 1000), int(first.timestamp() * 1000)
