@@ -26,6 +26,13 @@ Models and the model registry
     load_version(settings, name, version=None, expected_features=None) -> LoadedModel (checksum + schema checked)
     set_status(settings, name, version, "active" | "challenger" | "candidate" | "archived")
     delete_version(settings, name, version) -> artifact folder and rows removed together
+Predictions and explanations
+    predict(symbol, timeframe="1d", source="auto") -> Prediction (signal, calibrated confidence, members, forecasts)
+    predict_many(symbols, timeframe="1d", source="auto") -> {symbol: Prediction or the error}
+    explain(symbol, timeframe="1d", source="auto", bar=None) -> Explanation (SHAP; base + contributions = output)
+    explain_history(symbol, ..., bars=150) -> SHAP values over recent bars (global importance, beeswarm)
+    resolve_outcomes(settings, ohlcv_loader) -> fills in logged predictions' outcomes once their horizon passed
+    prediction_history(settings, symbol=None, timeframe=None) -> logged predictions with outcomes
 Configuration and errors
     Settings, PinelabError, DataFetchError, DataValidationError, ConfigError, ModelSchemaError, ...
 """
@@ -38,6 +45,15 @@ from typing import Any
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
     "Settings": "pinelab_core.config",
+    "predict": "pinelab_core.models.inference",
+    "predict_many": "pinelab_core.models.inference",
+    "Prediction": "pinelab_core.models.ensemble",
+    "Forecast": "pinelab_core.models.ensemble",
+    "explain": "pinelab_core.explain",
+    "explain_history": "pinelab_core.explain",
+    "Explanation": "pinelab_core.explain",
+    "resolve_outcomes": "pinelab_core.models.tracking",
+    "prediction_history": "pinelab_core.models.tracking",
     "PinelabError": "pinelab_core.errors",
     "DataFetchError": "pinelab_core.errors",
     "DataValidationError": "pinelab_core.errors",
