@@ -219,7 +219,10 @@ class LightGBMModel(BoostedTreesModel):
 
 
 class XGBoostModel(BoostedTreesModel):
-    """XGBoost `hist` trees; on the GPU (`device="cuda"`) when one is present and the device setting allows."""
+    """XGBoost `hist` trees, trained on the GPU (`device="cuda"`) when one is present and the device setting allows.
+
+    Predictions run on the CPU: inputs are NumPy arrays on the host (see `_load_booster`).
+    """
 
     kind: ClassVar[str] = "xgboost"
     model_file: ClassVar[str] = "model.ubj"
@@ -256,6 +259,7 @@ class XGBoostModel(BoostedTreesModel):
         best = booster.best_iteration + 1 if stopping else rounds
         if best < booster.num_boosted_rounds():
             booster = booster[:best]  # keep the trees up to the best round (see the module docstring)
+        booster.set_param({"device": "cpu"})  # predict where the inputs live (see _load_booster)
         self._booster, self.best_iteration_, self.fitted_device_ = booster, best, params["device"]
         return _losses_at(record, "mlogloss", best)
 
@@ -272,11 +276,11 @@ class XGBoostModel(BoostedTreesModel):
     def _load_booster(self, path: Path) -> Any:
         import xgboost as xgb
 
-        from pinelab_core.models.device import xgboost_device
-
         booster = xgb.Booster()
         booster.load_model(str(path))
-        booster.set_param({"device": xgboost_device(self.device), "nthread": self._threads()})
+        # Prediction inputs are host NumPy arrays: traversing trees on the CPU beats copying them to a GPU for
+        # the sizes PineLab predicts, and avoids XGBoost's device-mismatch fallback. Training uses the GPU.
+        booster.set_param({"device": "cpu", "nthread": self._threads()})
         return booster
 
 
@@ -284,7 +288,7 @@ def _xgboost_progress(report: ProgressCallback, every: int, total: int) -> Any:
     import xgboost as xgb
 
     class _Progress(xgb.callback.TrainingCallback):
-        def after_iteration(self, model: Any, epoch: int, evals_log: dict[str, dict[str, list[float]]]) -> bool:
+        def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
             step = epoch + 1
             if step % every == 0 or step == total:
                 train = evals_log.get("train", {}).get("mlogloss", [None])[-1]

@@ -27,6 +27,8 @@ from pinelab_core.models.schema import check_features, check_training_data, to_m
 if TYPE_CHECKING:
     from torch import nn
 
+    from pinelab_core.models.networks import InputScaler
+
 __all__ = ["CNNModel", "LSTMModel", "SequenceModel"]
 
 _NET_FILE, _CONFIG_FILE = "net.pt", "net.json"
@@ -88,7 +90,7 @@ class SequenceModel(Model):
             raise ModelSchemaError(f"{self.kind} needs at least window={self.window} training rows, got {len(rows)}.")
         torch.manual_seed(self.seed)  # the initial weights
         self._net = self.build_net(len(self.input_columns_))
-        self._net.scaler.fit(rows)  # statistics of the training rows only, never the validation tail
+        _input_scaler(self._net).fit(rows)  # statistics of the training rows only, never the validation tail
         train = (self._windows(rows), labels[self.window - 1:])
         config = TrainerConfig.from_params(self.params, seed=self.seed, device=self.device)
         summary = train_classifier(self._net, train, self._validation(X, rows, validation), config, progress)
@@ -172,6 +174,15 @@ class SequenceModel(Model):
         if self._net is None:
             raise ModelSchemaError(f"This {self.kind} model is not fitted yet. Call fit (or load a saved one) first.")
         return self._net
+
+
+def _input_scaler(net: nn.Module) -> InputScaler:
+    from pinelab_core.models.networks import InputScaler
+
+    scaler = net.get_submodule("scaler")
+    if not isinstance(scaler, InputScaler):
+        raise TypeError(f"{type(net).__name__}.scaler must be an InputScaler fit on the training rows")
+    return scaler
 
 
 class LSTMModel(SequenceModel):

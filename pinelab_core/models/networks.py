@@ -17,6 +17,9 @@ __all__ = ["CandleCNN", "InputScaler", "LSTMAttentionNet"]
 class InputScaler(nn.Module):
     """Standardise each input column with training-window statistics; missing values become the mean (0)."""
 
+    mean: torch.Tensor
+    std: torch.Tensor
+
     def __init__(self, n_inputs: int) -> None:
         super().__init__()
         self.register_buffer("mean", torch.zeros(n_inputs))

@@ -28,7 +28,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from pinelab_core.config import Settings
 from pinelab_core.errors import DataValidationError, ModelNotFoundError, ModelSchemaError
@@ -154,7 +154,7 @@ def list_versions(
                           (ModelVersionRow.timeframe, timeframe), (ModelVersionRow.model_name, name)):
         if value is not None:
             query = query.where(column == value)
-    query = query.order_by(ModelVersionRow.model_name, ModelVersionRow.version.desc())  # type: ignore[union-attr]
+    query = query.order_by(ModelVersionRow.model_name, col(ModelVersionRow.version).desc())
     with Session(get_engine(settings)) as session:
         return [_info(settings, row) for row in session.exec(query).all()]
 
@@ -386,7 +386,7 @@ def _row(session: Session, name: str, version: int | None) -> ModelVersionRow:
         row = session.exec(query.where(ModelVersionRow.version == int(version))).first()
     else:
         row = session.exec(query.where(ModelVersionRow.status == "active")).first() or session.exec(
-            query.order_by(ModelVersionRow.version.desc())).first()  # type: ignore[union-attr]
+            query.order_by(col(ModelVersionRow.version).desc())).first()
     if row is not None:
         return row
     names = list(session.exec(select(ModelRow.name)).all())
