@@ -8,9 +8,9 @@ from sqlalchemy import func, select
 
 from pinelab_core.config import Settings
 from pinelab_core.data import load_ohlcv
-from pinelab_core.data.cache import CacheKey, cached_bounds, last_fetch, read_bars, upsert_bars
+from pinelab_core.data.cache import CacheKey, cached_bounds, last_fetch, read_bars, upsert_bars, upsert_statement
 from pinelab_core.data.network import CcxtSource
-from pinelab_core.errors import DataFetchError
+from pinelab_core.errors import DataFetchError, StoreError
 from pinelab_core.store import get_engine
 from pinelab_core.store.tables import PriceBarRow
 from tests.conftest import random_walk_ohlcv
@@ -39,6 +39,15 @@ def test_upsert_and_read_round_trip(settings: Settings) -> None:
     assert len(window) == 10 and window.index[0] == frame.index[10]
     assert cached_bounds(engine, key) == (frame.index[0], frame.index[-1])
     assert read_bars(engine, CacheKey("ccxt:binance", "ETH/USDT", "1h")).empty
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_upsert_is_a_native_on_conflict_update(dialect: str) -> None:
+    module = __import__(f"sqlalchemy.dialects.{dialect}", fromlist=["dialect"])
+    sql = str(upsert_statement(dialect).compile(dialect=module.dialect())).upper()
+    assert "ON CONFLICT (SOURCE, SYMBOL, TIMEFRAME, TS) DO UPDATE SET OPEN = EXCLUDED.OPEN" in sql
+    with pytest.raises(StoreError, match="supports SQLite and PostgreSQL, not mysql"):
+        upsert_statement("mysql")
 
 
 def test_second_load_fetches_only_the_new_bars(settings: Settings) -> None:

@@ -26,7 +26,16 @@ from pinelab_core.store import get_engine
 from pinelab_core.store.tables import PriceBarRow, PriceFetchRow
 from pinelab_core.types import INDEX_NAME, OHLCV_COLUMNS, Timeframe
 
-__all__ = ["CacheKey", "cached_bounds", "last_fetch", "load_through_cache", "read_bars", "record_fetch", "upsert_bars"]
+__all__ = [
+    "CacheKey",
+    "cached_bounds",
+    "last_fetch",
+    "load_through_cache",
+    "read_bars",
+    "record_fetch",
+    "upsert_bars",
+    "upsert_statement",
+]
 
 _BARS = PriceBarRow.__table__
 _KEY_COLUMNS = ("source", "symbol", "timeframe", "ts")
@@ -50,12 +59,7 @@ def upsert_bars(engine: Engine, key: CacheKey, frame: pd.DataFrame, chunk_rows: 
     """Insert or update `frame`'s bars under `key`; returns the number of bars written."""
     if frame.empty:
         return 0
-    insert = _dialect_insert(engine)
-    statement = insert(_BARS)
-    statement = statement.on_conflict_do_update(
-        index_elements=list(_KEY_COLUMNS),
-        set_={name: getattr(statement.excluded, name) for name in OHLCV_COLUMNS},
-    )
+    statement = upsert_statement(engine.dialect.name)
     stamps = (frame.index.as_unit("ns").asi8 // 1_000_000_000).tolist()
     columns = {name: frame[name].to_numpy(dtype=np.float64).tolist() for name in OHLCV_COLUMNS}
     fixed = {"source": key.source, "symbol": key.symbol, "timeframe": key.timeframe}
@@ -197,13 +201,18 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _dialect_insert(engine: Engine) -> Any:
-    if engine.dialect.name == "sqlite":
+def upsert_statement(dialect_name: str) -> Any:
+    """``INSERT ... ON CONFLICT (source, symbol, timeframe, ts) DO UPDATE`` for SQLite or PostgreSQL."""
+    if dialect_name == "sqlite":
         from sqlalchemy.dialects.sqlite import insert
-    elif engine.dialect.name == "postgresql":
+    elif dialect_name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         raise StoreError(
-            f"The price cache supports SQLite and PostgreSQL, not {engine.dialect.name}. Change PINELAB_DATABASE_URL."
+            f"The price cache supports SQLite and PostgreSQL, not {dialect_name}. Change PINELAB_DATABASE_URL."
         )
-    return insert
+    statement = insert(_BARS)
+    return statement.on_conflict_do_update(
+        index_elements=list(_KEY_COLUMNS),
+        set_={name: getattr(statement.excluded, name) for name in OHLCV_COLUMNS},
+    )
