@@ -16,6 +16,10 @@ Features
     causality_audit(ohlcv, n_cuts=12, seed=0, groups=None) -> pass/fail per feature (look-ahead check)
     rank_features(features, label, method="mutual_info" | "lightgbm" | "permutation", train_end=...) -> ranking
     drop_correlated(features, threshold=0.95) -> features without near-duplicates
+Charts
+    build_price_chart(ohlcv, overlays=[Overlay("sma", 50)], show_levels=True) -> PriceChart (Plotly, downsampled)
+    support_resistance_levels(ohlcv, left=5, right=5) -> [PriceLevel] (clustered swing pivots, touch counts)
+    confirmed_pivots(ohlcv, left=5, right=5) -> swing highs/lows dated when confirmed (causal)
 Models and the model registry
     create_model(name, seed=0, device="auto", **params) -> Model (fit, predict_proba, save, load)
     list_models() -> ["cnn", "lightgbm", "lstm", "random_forest", "xgboost"]
@@ -67,6 +71,12 @@ _EXPORTS: dict[str, str] = {
     "Timeframe": "pinelab_core.types",
     "OHLCV_COLUMNS": "pinelab_core.types",
     "load_ohlcv": "pinelab_core.data",
+    "build_price_chart": "pinelab_core.viz",
+    "PriceChart": "pinelab_core.viz",
+    "Overlay": "pinelab_core.features.overlays",
+    "PriceLevel": "pinelab_core.features.levels",
+    "support_resistance_levels": "pinelab_core.features.levels",
+    "confirmed_pivots": "pinelab_core.features.levels",
     "read_ohlcv_file": "pinelab_core.data",
     "list_sources": "pinelab_core.data",
     "resample_ohlcv": "pinelab_core.data",
