@@ -175,3 +175,19 @@ def test_naive_and_unsorted_index_are_fixed_with_a_warning() -> None:
     with pytest.warns(UserWarning):
         fixed = build_features(naive, groups="trend")
     pd.testing.assert_frame_equal(fixed, build_features(bars, groups="trend"), check_freq=False)
+
+
+def test_rolling_spectrum_equals_numpy_fft_of_each_detrended_window() -> None:
+    from pinelab_core.features import spectral
+    from pinelab_core.features.spec import Bars
+
+    bars = random_walk_ohlcv(5_000, seed=9)
+    power = spectral._rolling_spectrum(Bars(bars))
+    log_close = np.log(bars["close"].to_numpy())
+    steps = np.arange(spectral.FFT_WINDOW)
+    assert np.isnan(power[: spectral.FFT_WINDOW - 1]).all()
+    for row in (63, 64, 1_000, 4_096, 4_999):  # including rows around an exact re-sum of the sliding window
+        window = log_close[row - spectral.FFT_WINDOW + 1 : row + 1]
+        detrended = window - np.polyval(np.polyfit(steps, window, 1), steps)
+        expected = np.abs(np.fft.rfft(detrended)[spectral.FFT_BINS]) ** 2
+        np.testing.assert_allclose(power[row], expected, rtol=1e-7, atol=1e-14, err_msg=f"row {row}")

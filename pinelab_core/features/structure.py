@@ -8,6 +8,7 @@ once the following bars failed to exceed it, and a model must not know that earl
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import pandas as pd
 
@@ -60,31 +61,50 @@ def _bars_since_swing(column: str) -> ComputeFn:
     return lambda b: _last_swing(b, column)[1]
 
 
-def _recent_swing_prices(b: Bars) -> np.ndarray:
-    """Matrix (rows x RECENT_SWINGS) of the latest confirmed swing prices known at each row, NaN-padded."""
-    pivots = _pivots(b)
-    highs, lows = pivots["pivot_high"].to_numpy(), pivots["pivot_low"].to_numpy()
-    high_rows, low_rows = np.flatnonzero(np.isfinite(highs)), np.flatnonzero(np.isfinite(lows))
-    rows = np.concatenate([high_rows, low_rows])
-    order = np.argsort(rows, kind="stable")
-    event_rows = rows[order]
-    event_prices = np.concatenate([highs[high_rows], lows[low_rows]])[order]
-    seen = np.searchsorted(event_rows, np.arange(len(b)), side="right")
-    take = seen[:, None] - np.arange(1, RECENT_SWINGS + 1)[None, :]
-    padded = np.concatenate([[np.nan], event_prices])
-    return padded[np.where(take >= 0, take + 1, 0)]
+@numba.njit(cache=True)
+def _nearest_swing_levels(
+    close: np.ndarray, highs: np.ndarray, lows: np.ndarray, recent: int
+) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """Per bar: nearest of the last `recent` confirmed swing prices above and below the close (NaN if none).
+
+    One pass with a ring buffer of the latest swing prices (highs and lows alike: old resistance becomes
+    support); a swing enters the buffer on its confirmation bar, so row t sees only swings known at t.
+    """
+    n = len(close)
+    above_out = np.full(n, np.nan)
+    below_out = np.full(n, np.nan)
+    ring = np.full(recent, np.nan)
+    count = 0
+    for t in range(n):
+        if not np.isnan(highs[t]):
+            ring[count % recent] = highs[t]
+            count += 1
+        if not np.isnan(lows[t]):
+            ring[count % recent] = lows[t]
+            count += 1
+        above, below = np.inf, -np.inf
+        for i in range(min(count, recent)):
+            level = ring[i]
+            if close[t] < level < above:
+                above = level
+            elif below < level < close[t]:
+                below = level
+        if above < np.inf:
+            above_out[t] = above
+        if below > -np.inf:
+            below_out[t] = below
+    return above_out, below_out
 
 
 def _nearest_level(side: str) -> ComputeFn:
     def compute(b: Bars) -> np.ndarray:
-        prices = b.memo("recent_swing_prices", lambda: _recent_swing_prices(b))
-        close = b.close[:, None]
-        with np.errstate(invalid="ignore"):
-            if side == "resistance":
-                nearest = np.where(prices > close, prices, np.inf).min(axis=1)
-                return log_ratio(nearest, b.close)
-            nearest = np.where(prices < close, prices, -np.inf).max(axis=1)
-            return log_ratio(b.close, nearest)
+        def make() -> tuple[np.ndarray, np.ndarray]:
+            pivots = _pivots(b)
+            return _nearest_swing_levels(b.close, pivots["pivot_high"].to_numpy(dtype=np.float64),
+                                         pivots["pivot_low"].to_numpy(dtype=np.float64), RECENT_SWINGS)
+
+        above, below = b.memo("nearest_swing_levels", make)
+        return log_ratio(above, b.close) if side == "resistance" else log_ratio(b.close, below)
 
     return compute
 
