@@ -30,22 +30,25 @@ def _hour_of_day(b: Bars) -> np.ndarray:
     return b.memo("hour_of_day", lambda: index.hour.to_numpy(np.float64) + index.minute.to_numpy(np.float64) / 60.0)
 
 
-def _cycle(part: str, trig: str) -> ComputeFn:
-    """sin or cos of a calendar position mapped onto a circle (23:00 sits next to 00:00)."""
+def _angle(b: Bars, part: str) -> np.ndarray:
+    """Position of each bar on the calendar circle `part`, in radians (memoised: sin and cos share it)."""
 
-    def compute(b: Bars) -> np.ndarray:
+    def make() -> np.ndarray:
         index = _utc(b)
         if part == "hour":
-            angle = 2 * np.pi * _hour_of_day(b) / 24.0
-        elif part == "weekday":
-            angle = 2 * np.pi * index.day_of_week.to_numpy(np.float64) / 7.0
-        elif part == "day_of_month":
-            angle = 2 * np.pi * (index.day.to_numpy(np.float64) - 1) / index.days_in_month.to_numpy(np.float64)
-        else:
-            angle = 2 * np.pi * (index.month.to_numpy(np.float64) - 1) / 12.0
-        return np.sin(angle) if trig == "sin" else np.cos(angle)
+            return 2 * np.pi * _hour_of_day(b) / 24.0
+        if part == "weekday":
+            return 2 * np.pi * index.day_of_week.to_numpy(np.float64) / 7.0
+        if part == "day_of_month":
+            return 2 * np.pi * (index.day.to_numpy(np.float64) - 1) / index.days_in_month.to_numpy(np.float64)
+        return 2 * np.pi * (index.month.to_numpy(np.float64) - 1) / 12.0
 
-    return compute
+    return b.memo(("calendar_angle", part), make)
+
+
+def _cycle(part: str, trig: str) -> ComputeFn:
+    """sin or cos of a calendar position mapped onto a circle (23:00 sits next to 00:00)."""
+    return lambda b: np.sin(_angle(b, part)) if trig == "sin" else np.cos(_angle(b, part))
 
 
 def _session(name: str) -> ComputeFn:
