@@ -99,3 +99,36 @@ def test_uploading_a_file_in_the_sidebar_selects_it(tmp_path: Path) -> None:
     broken = b"Date,Open,High,Low,Close\n2024-01-02,10,9,11,10\n"
     app.sidebar.file_uploader(key="market_upload").set_value(("bad.csv", broken, "text/csv")).run()
     assert not app.exception and app.error
+
+
+def _fake_loader(result: object):  # type: ignore[no-untyped-def]
+    def load_ohlcv(symbol: str, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    return load_ohlcv
+
+
+def test_a_failed_fetch_says_retry_instead_of_crashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pinelab_core.errors import DataFetchError
+
+    failure = DataFetchError("yahoo could not deliver AAPL: timed out", source="yahoo", symbol="AAPL")
+    monkeypatch.setattr("pinelab_core.ui.market_data.load_ohlcv", _fake_loader(failure))
+    app = _run(CHARTS, market_source="yahoo", market_symbol="AAPL")
+    assert not app.exception
+    assert "timed out" in _texts(app.error) and "Retry later" in _texts(app.caption)
+    assert not app.get("plotly_chart")
+
+
+def test_cached_fallback_data_is_flagged_on_the_page(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.conftest import random_walk_ohlcv
+
+    frame = random_walk_ohlcv(300, seed=1, freq="1D")
+    frame.attrs["provenance"] = {"simulated": False, "from_cache": True,
+                                 "note": "Cached data from 2022-10-29: yahoo could not be reached."}
+    monkeypatch.setattr("pinelab_core.ui.market_data.load_ohlcv", _fake_loader(frame))
+    app = _run(CHARTS, market_source="yahoo", market_symbol="MSFT")
+    assert not app.exception
+    assert "Cached data from 2022-10-29" in _texts(app.warning)
+    assert not app.info  # real (if stale) prices are not called simulated

@@ -18,7 +18,9 @@ from pinelab_core.errors import DataValidationError
 
 __all__ = [
     "OVERLAY_KINDS",
+    "VWAP_ANCHORS",
     "Overlay",
+    "VwapAnchor",
     "anchored_vwap",
     "bollinger_bands",
     "compute_overlay",
@@ -28,6 +30,7 @@ __all__ = [
 
 OverlayKind = Literal["sma", "ema", "bollinger", "vwap"]
 VwapAnchor = Literal["auto", "session", "week", "month"]
+VWAP_ANCHORS: tuple[VwapAnchor, ...] = ("auto", "session", "week", "month")
 
 #: The overlays the chart knows, by short name, with a trader-facing description.
 OVERLAY_KINDS: dict[str, str] = {

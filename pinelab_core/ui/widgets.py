@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import cast
 
 import pandas as pd
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from pinelab_core.features.overlays import OVERLAY_KINDS, Overlay
+from pinelab_core.features.overlays import OVERLAY_KINDS, VWAP_ANCHORS, Overlay, VwapAnchor
 
 __all__ = ["bars_table", "chart_controls", "overlay_picker"]
 
@@ -30,9 +31,9 @@ def overlay_picker(key: str = "overlays", default: tuple[str, ...] = ("sma", "bo
 def _overlay_inputs(kind: str, key: str, slots: Iterator[DeltaGenerator]) -> Overlay:
     name = _OVERLAY_NAMES.get(kind, kind)
     if kind == "vwap":
-        anchor = next(slots).selectbox(f"{name} anchor", ["auto", "session", "week", "month"],
-                                       key=f"{key}_vwap_anchor", help=OVERLAY_KINDS[kind])
-        return Overlay("vwap", anchor=anchor)
+        anchor = next(slots).selectbox(f"{name} anchor", VWAP_ANCHORS, key=f"{key}_vwap_anchor",
+                                       help=OVERLAY_KINDS[kind])
+        return Overlay("vwap", anchor=cast("VwapAnchor", anchor))
     window = next(slots).number_input(f"{name} window", min_value=2, max_value=1_000, step=1,
                                       key=f"{key}_{kind}_window", value=50 if kind == "sma" else 20,
                                       help=OVERLAY_KINDS[kind])
