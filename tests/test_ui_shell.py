@@ -88,3 +88,26 @@ def test_the_sidebar_offers_every_registered_source(source: str) -> None:
     from pinelab_core.ui.sidebar import _source_kinds
 
     assert source in _source_kinds() and "auto" not in _source_kinds()
+
+
+def test_cached_settings_and_engine_follow_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    def page() -> None:
+        import streamlit as st
+        from sqlalchemy import inspect
+
+        from pinelab_core.ui import app_engine, app_settings
+
+        st.write(str(app_settings().data_dir))
+        st.write(", ".join(sorted(inspect(app_engine()).get_table_names())))
+
+    monkeypatch.setenv("PINELAB_DATA_DIR", str(tmp_path / "desk_a"))
+    first = AppTest.from_function(page, default_timeout=60).run()
+    assert not first.exception
+    assert first.markdown[0].value == str(tmp_path / "desk_a")
+    assert "price_bar" in first.markdown[1].value
+    assert (tmp_path / "desk_a" / "pinelab.db").is_file()
+    monkeypatch.setenv("PINELAB_DATA_DIR", str(tmp_path / "desk_b"))
+    second = AppTest.from_function(page, default_timeout=60).run()
+    assert second.markdown[0].value == str(tmp_path / "desk_b")

@@ -18,7 +18,7 @@ from pinelab_core.ui.selection import current_selection
 __all__ = ["clear_loaded_data", "provenance_note", "selected_ohlcv"]
 
 
-@st.cache_data(show_spinner="Loading market data…", max_entries=16)
+@st.cache_data(show_spinner="Loading market data…", max_entries=8)
 def _load(
     source: str,
     symbol: str,
