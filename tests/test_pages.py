@@ -132,3 +132,23 @@ def test_cached_fallback_data_is_flagged_on_the_page(monkeypatch: pytest.MonkeyP
     assert not app.exception
     assert "Cached data from 2022-10-29" in _texts(app.warning)
     assert not app.info  # real (if stale) prices are not called simulated
+
+
+def test_choosing_an_exchange_in_the_sidebar_loads_from_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.conftest import random_walk_ohlcv
+
+    calls: list[tuple[str, str, str]] = []
+
+    def load_ohlcv(symbol: str, timeframe: str, start: object, end: object, *, source: str, settings: object):  # type: ignore[no-untyped-def]
+        calls.append((source, symbol, timeframe))
+        return random_walk_ohlcv(200, seed=2, freq="1D")
+
+    monkeypatch.setattr("pinelab_core.ui.market_data.load_ohlcv", load_ohlcv)
+    app = _run(REPO_ROOT / "app.py")
+    app.sidebar.selectbox(key="market_source").set_value("ccxt").run()
+    assert not app.exception
+    assert app.session_state["market_symbol"] == "BTC/USDT"  # a symbol that exists on exchanges
+    app.sidebar.text_input(key="market_exchange").set_value("kraken").run()
+    app.sidebar.selectbox(key="market_timeframe").set_value("4h").run()
+    assert calls[-1] == ("ccxt:kraken", "BTC/USDT", "4h")
+    assert app.title[0].value == "BTC/USDT · 4h"
