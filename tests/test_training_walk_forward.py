@@ -110,3 +110,26 @@ def test_inputs_are_validated_where_they_enter() -> None:
         walk_forward(ohlcv.drop(columns="volume"), LogisticModel, features=features)
     with pytest.raises(DataValidationError, match="nothing to test"):
         walk_forward(ohlcv, LogisticModel, features=features, train_size=5_000)
+
+
+@pytest.mark.slow
+def test_whole_pipeline_reports_no_edge_on_a_random_walk() -> None:
+    """Real features (causal, from the feature engine) and a real LightGBM: still nothing on a random walk."""
+    from pinelab_core.features import build_features
+
+    ohlcv = random_walk_ohlcv(1_400, seed=21, freq="1D")
+    features = build_features(ohlcv, groups=["momentum", "volatility"])
+    report = walk_forward(ohlcv, "lightgbm", horizon=5, features=features, n_estimators=25, num_threads=1)
+    tolerance = _chance_tolerance(report.oos["y_true"])
+    assert abs(report.metrics["balanced_accuracy"] - 1 / 3) < tolerance, (report.metrics, tolerance)
+    assert report.model is not None and report.model.kind == "lightgbm"
+
+
+def test_unknown_model_names_get_a_suggestion() -> None:
+    from pinelab_core.errors import ConfigError
+
+    ohlcv, features = planted_market(300, seed=1)
+    with pytest.raises(ConfigError, match="Did you mean 'lightgbm'"):
+        walk_forward(ohlcv, "lightgmb", features=features)
+    with pytest.raises(ConfigError, match="Invalid parameters"):
+        walk_forward(ohlcv, "lstm", features=features, model_params={"window": 0})

@@ -147,7 +147,7 @@ def train_and_register(
                 train_size=request.train_size, test_size=request.test_size, step=request.step,
                 window=request.window, embargo=request.embargo, validation_fraction=request.validation_fraction,
                 fees=request.fees, slippage=request.slippage, device=request.device, timeframe=request.timeframe,
-                progress=on_tick, **request.model_params.get(model, {}),
+                progress=on_tick, model_params=request.model_params.get(model, {}),
             )
             results.append(_register(settings, request, symbol, ohlcv, report, job_id))
     return results

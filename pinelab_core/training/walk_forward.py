@@ -88,7 +88,8 @@ def walk_forward(
     refit: bool = True,
     timeframe: str | None = None,
     progress: WalkForwardCallback | None = None,
-    **model_params: Any,
+    model_params: dict[str, Any] | None = None,
+    **more_model_params: Any,
 ) -> TrainReport:
     """Walk-forward validate `model` on `ohlcv` and report honest out-of-sample scores.
 
@@ -115,12 +116,15 @@ def walk_forward(
         refit: refit a final model on all labelled rows (needed to register it).
         timeframe: bar size, for annualising when the history is shorter than 30 days.
         progress: called with a `WalkForwardProgress` on every fold and model step; it may raise to stop.
-        **model_params: passed to the model's constructor.
+        model_params: the model's hyperparameters. Use this dict for names that clash with the options
+            above, e.g. a sequence net's `model_params={"window": 48}` (bars per input window).
+        **more_model_params: more hyperparameters, merged over `model_params` (e.g. `n_estimators=200`).
 
     Returns:
         A `TrainReport`.
     """
     spec = LabelSpec(label, horizon, label_params or {})
+    model_params = {**(model_params or {}), **more_model_params}
     _check_ohlcv(ohlcv)
     model_cls = _model_class(model)
     inputs = _model_inputs(model_cls, ohlcv, features, groups)
