@@ -191,3 +191,16 @@ def test_rolling_spectrum_equals_numpy_fft_of_each_detrended_window() -> None:
         detrended = window - np.polyval(np.polyfit(steps, window, 1), steps)
         expected = np.abs(np.fft.rfft(detrended)[spectral.FFT_BINS]) ** 2
         np.testing.assert_allclose(power[row], expected, rtol=1e-7, atol=1e-14, err_msg=f"row {row}")
+
+
+def test_volatility_percentile_equals_pandas_rolling_rank() -> None:
+    from pinelab_core.features.spec import Bars
+    from pinelab_core.features.volatility import realised_volatility
+
+    bars = random_walk_ohlcv(1_000, seed=5)
+    rv = realised_volatility(Bars(bars), 20)
+    rv[600:610] = rv[590]  # ties rank by their average position, as in pandas
+    expected = pd.Series(rv).rolling(252, min_periods=252).rank(pct=True).to_numpy()
+    from pinelab_core.features.regime import _trailing_percentile_rank
+
+    np.testing.assert_allclose(_trailing_percentile_rank(rv, 252), expected, rtol=1e-12)
