@@ -62,6 +62,7 @@ class ActiveEnsemble:
     horizon: int
     label: dict[str, Any]
     oof_hit_rates: dict[str, float]  # member key (and "ensemble") -> out-of-fold hit rate
+    trained_through: pd.Timestamp | None = None  # last bar of the training data (from the out-of-fold rows)
 
     @property
     def versions(self) -> list[str]:
@@ -99,8 +100,9 @@ def load_active(settings: Settings, symbol: str, timeframe: str) -> ActiveEnsemb
     hit_rates = {key: rate for key, rate in ((k, _hit_rate(f)) for k, f in oof.items()) if rate is not None}
     if "hit_rate" in ensemble.oof_metrics:
         hit_rates["ensemble"] = ensemble.oof_metrics["hit_rate"]
+    ends = [frame.index.max() for frame in oof.values() if frame is not None and len(frame)]
     active = ActiveEnsemble(symbol, timeframe, tuple(members), ensemble, int(label.get("horizon", 1)), label,
-                            hit_rates)
+                            hit_rates, max(ends) if ends else None)
     with _LOCK:
         _ENSEMBLES[key] = active
     return active
