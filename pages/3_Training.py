@@ -1,0 +1,131 @@
+"""Training: launch a purged walk-forward run as a background job, watch it, read its honest results."""
+
+import pandas as pd
+import streamlit as st
+from streamlit_autorefresh import st_autorefresh
+
+from pinelab_core.errors import PinelabError
+from pinelab_core.features import FEATURE_GROUPS
+from pinelab_core.models import list_models
+from pinelab_core.training.jobs import cancel_job, dispatch_jobs, get_job, list_jobs, submit_job
+from pinelab_core.training.results import job_loss_curve, job_versions, version_results
+from pinelab_core.training.runner import TrainRequest
+from pinelab_core.ui import app_settings, current_selection, show_error
+from pinelab_core.viz.training import (
+    calibration_figure,
+    confusion_figure,
+    equity_figure,
+    fold_scores_figure,
+    importance_figure,
+    loss_curve_figure,
+)
+
+settings = app_settings()
+selection = current_selection()
+st.title(f"Training · {selection.symbol} · {selection.timeframe.value}")
+st.caption("Purged walk-forward: each test fold is predicted by a model that never saw it or any label "
+           "overlapping it. Training runs in a background process; this page only reads its progress.")
+
+with st.form("training_form"):
+    left, middle, right = st.columns(3)
+    extra = left.text_input("Extra symbols (comma separated)", key="training_extra_symbols",
+                            help=f"Trained in the same job, besides the sidebar's {selection.symbol}.")
+    models = middle.multiselect("Models", list_models(), default=["lightgbm"], key="training_models")
+    groups = right.multiselect("Feature groups", FEATURE_GROUPS, default=list(FEATURE_GROUPS), key="training_groups")
+    left, middle, right, far = st.columns(4)
+    label = left.selectbox("Label", ["direction", "triple_barrier"], key="training_label")
+    horizon = int(middle.number_input("Horizon (bars)", 1, 500, 5, key="training_horizon"))
+    seed = int(right.number_input("Seed", 0, 2**31 - 1, 0, key="training_seed"))
+    device = far.selectbox("Device", ["auto", "cpu", "cuda", "mps"], key="training_device")
+    with st.expander("Walk-forward and costs"):
+        a, b, c, d = st.columns(4)
+        window = a.radio("Window", ["expanding", "rolling"], horizontal=True, key="training_window")
+        train_size = int(b.number_input("Initial train rows (0 = half)", 0, 10**7, 0, key="training_train_size"))
+        test_size = int(c.number_input("Test rows per fold (0 = 5 folds)", 0, 10**7, 0, key="training_test_size"))
+        embargo = int(d.number_input("Embargo (bars)", 0, 10_000, 0, key="training_embargo"))
+        a, b, c, d = st.columns(4)
+        validation = a.slider("Validation tail", 0.0, 0.5, 0.2, 0.05, key="training_validation")
+        fees = b.number_input("Fees (fraction)", 0.0, 0.05, 0.0005, 0.0001, format="%.4f", key="training_fees")
+        slippage = c.number_input("Slippage (fraction)", 0.0, 0.05, 0.0, 0.0001, format="%.4f",
+                                  key="training_slippage")
+        activate = d.checkbox("Activate the new versions", key="training_activate")
+    launched = st.form_submit_button("Launch training", type="primary")
+
+if launched:
+    try:
+        request = TrainRequest(
+            symbols=[selection.symbol, *[s.strip() for s in extra.split(",") if s.strip()]],
+            source=selection.source, timeframe=selection.timeframe.value,
+            start=selection.start.isoformat() if selection.start is not None else None,
+            end=selection.end.isoformat() if selection.end is not None else None,
+            models=models, horizon=horizon, label=label, groups=list(groups) or None, train_size=train_size or None,
+            test_size=test_size or None, window=window, embargo=embargo, validation_fraction=validation,
+            fees=fees, slippage=slippage, device=device, seed=seed, activate=activate,
+        ).validate()
+        st.session_state["training_job"] = submit_job(settings, "train", request.to_dict())
+    except PinelabError as exc:
+        show_error(exc)
+
+dispatch_jobs(settings)  # ends jobs whose worker died and starts queued ones
+jobs = [job for job in list_jobs(settings, limit=30) if job.kind == "train"]
+if not jobs:
+    st.info("No training jobs yet: pick models above and launch one.")
+    st.stop()
+names = {j.id: f"#{j.id} · {j.status} · {', '.join(j.params.get('models', []))} · "
+                f"{', '.join(j.params.get('symbols', []))}" for j in jobs}
+ids = list(names)
+chosen = st.session_state.get("training_job", ids[0])
+job_id = st.selectbox("Job", ids, index=ids.index(chosen) if chosen in ids else 0, key="training_job_pick",
+                      format_func=names.__getitem__)
+job = get_job(settings, job_id)
+
+if job.is_active:
+    st_autorefresh(interval=2_000, key="training_refresh")
+    st.progress(job.progress, text=f"{job.status}: {job.stage or 'waiting for a free worker slot'}")
+    st.plotly_chart(loss_curve_figure(job_loss_curve(settings, job.id)), theme=None, key="training_loss")
+    if st.button("Cancel this job", key="training_cancel"):
+        cancel_job(settings, job.id)
+        st.rerun()
+    st.stop()
+
+if job.status != "succeeded":
+    st.error(f"Job {job.id} {job.status}.")
+    st.code(job.error or "no details", language=None)
+    st.stop()
+
+st.plotly_chart(loss_curve_figure(job_loss_curve(settings, job.id)), theme=None, key="training_loss_done")
+for name, version in job_versions(settings, job.id):
+    try:
+        result = version_results(settings, name, version)
+    except PinelabError as exc:
+        show_error(exc)
+        continue
+    m = result.metrics
+    st.subheader(f"{result.ref} · {result.kind} · {result.device}")
+    if result.overfit:
+        st.warning(f"Overfitting: train balanced accuracy exceeds validation by {m['overfit_gap']:.2f} on average.")
+    cols = st.columns(6)
+    cols[0].metric("Balanced accuracy", f"{m['balanced_accuracy']:.3f}",
+                   f"{m['balanced_accuracy'] - m['baseline_balanced_accuracy']:+.3f} vs majority")
+    cols[1].metric("Accuracy", f"{m['accuracy']:.3f}", f"{m['accuracy'] - m['baseline_accuracy']:+.3f} vs majority")
+    cols[2].metric("Log loss", f"{m['log_loss']:.3f}")
+    cols[3].metric("Sharpe", f"{m['sharpe']:.2f}", f"{m['sharpe'] - m['buy_and_hold_sharpe']:+.2f} vs buy-and-hold")
+    cols[4].metric("Max drawdown", f"{m['max_drawdown']:.1%}", f"buy-and-hold {m['buy_and_hold_max_drawdown']:.1%}",
+                   delta_color="off")
+    cols[5].metric("Win rate", "-" if m.get("win_rate") is None else f"{m['win_rate']:.1%}",
+                   "-" if m.get("profit_factor") is None else f"profit factor {m['profit_factor']:.2f}",
+                   delta_color="off")
+    tabs = st.tabs(["Folds", "Confusion", "Calibration", "Importance", "Equity", "All metrics"])
+    with tabs[0]:
+        st.plotly_chart(fold_scores_figure(result.folds), theme=None, key=f"folds_{result.ref}")
+        st.dataframe(result.folds, hide_index=True, width="stretch")
+    with tabs[1]:
+        st.plotly_chart(confusion_figure(result.oos), theme=None, key=f"confusion_{result.ref}")
+    with tabs[2]:
+        st.plotly_chart(calibration_figure(result.oos), theme=None, key=f"calibration_{result.ref}")
+    with tabs[3]:
+        st.plotly_chart(importance_figure(result.importance), theme=None, key=f"importance_{result.ref}")
+    with tabs[4]:
+        st.plotly_chart(equity_figure(result.equity), theme=None, key=f"equity_{result.ref}")
+    with tabs[5]:
+        st.dataframe(pd.Series(m, name="value").to_frame(), width="stretch")
