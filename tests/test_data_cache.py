@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select
+from sqlmodel import SQLModel
 
 from pinelab_core.config import Settings
 from pinelab_core.data import load_ohlcv
@@ -39,6 +40,16 @@ def test_upsert_and_read_round_trip(settings: Settings) -> None:
     assert len(window) == 10 and window.index[0] == frame.index[10]
     assert cached_bounds(engine, key) == (frame.index[0], frame.index[-1])
     assert read_bars(engine, CacheKey("ccxt:binance", "ETH/USDT", "1h")).empty
+
+
+def test_round_trip_with_a_named_paramstyle_driver(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # PostgreSQL drivers take named parameters; sqlite3 can too, which exercises that path offline.
+    engine = create_engine(f"sqlite:///{tmp_path / 'named.db'}", paramstyle="named")
+    SQLModel.metadata.create_all(engine)
+    key = CacheKey("yahoo", "AAPL", "1d")
+    frame = random_walk_ohlcv(1_234, freq="1D")
+    assert upsert_bars(engine, key, frame, chunk_rows=500) == 1_234
+    pd.testing.assert_frame_equal(read_bars(engine, key, start=frame.index[0]), frame, check_freq=False)
 
 
 @pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])

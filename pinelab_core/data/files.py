@@ -83,10 +83,10 @@ def table_to_ohlcv(
     frame = pd.DataFrame(index=index)
     for name in ("open", "high", "low", "close"):
         if name in roles:
-            frame[name] = table[roles[name]].to_numpy()
+            frame[name] = _values(table[roles[name]])
     if "close" not in roles and "adj_close" in roles:
         warnings.warn(f"{where}: no Close column; using Adj Close as the close price.", UserWarning, stacklevel=3)
-        frame["close"] = table[roles["adj_close"]].to_numpy()
+        frame["close"] = _values(table[roles["adj_close"]])
     volume = _volume_column(table, roles)
     if volume is None:
         if all(name in frame.columns for name in ("open", "high", "low", "close")):
@@ -131,11 +131,13 @@ def _parse_parquet(raw: bytes, name: str) -> pd.DataFrame:
 
 def _parse_csv(raw: bytes, name: str) -> tuple[pd.DataFrame, np.ndarray]:
     text = raw.decode("utf-8-sig", errors="replace")
-    all_lines = text.splitlines()
-    leading = next((i for i, line in enumerate(all_lines) if line.strip()), len(all_lines))
-    header = all_lines[leading]
+    head = text[:65_536].splitlines()
+    leading = next((i for i, line in enumerate(head) if line.strip()), len(head))
+    if leading == len(head):
+        raise DataValidationError(f"{name} is empty. Export the bars again (a header row and one row per bar).")
+    header = head[leading]
     separator = max(_SEPARATORS, key=header.count)
-    sample = all_lines[leading + 1] if leading + 1 < len(all_lines) else ""
+    sample = head[leading + 1] if leading + 1 < len(head) else ""
     fields = header.split(separator)
     has_header = _looks_like_header(fields)
     # "1.234,5" after a ';' separator is the European style: decimal comma, dot for thousands. Time
@@ -159,7 +161,8 @@ def _parse_csv(raw: bytes, name: str) -> tuple[pd.DataFrame, np.ndarray]:
     first_data_line = leading + (2 if has_header else 1)
     lines = np.arange(first_data_line, first_data_line + len(table))
     blank = table.isna().all(axis=1).to_numpy()
-    table, lines = table.loc[~blank].reset_index(drop=True), lines[~blank]
+    if blank.any():  # blank lines were kept so that `lines` stays true to the file; drop them now
+        table, lines = table.loc[~blank].reset_index(drop=True), lines[~blank]
     if not has_header:
         table.columns = _headerless_names(table)
     table.columns = [str(column).strip().strip("<>").strip() for column in table.columns]
@@ -226,4 +229,11 @@ def _volume_column(table: pd.DataFrame, roles: dict[str, str]) -> np.ndarray | N
     numeric = pd.to_numeric(chosen, errors="coerce")
     if ticks is not None and numeric.fillna(0).eq(0).all():
         chosen = table[ticks]
-    return chosen.to_numpy(dtype=object)
+    return _values(chosen)
+
+
+def _values(column: pd.Series) -> np.ndarray:
+    """Numbers as float64 (NaN for blanks); anything else as objects, so validation can quote the bad cells."""
+    if pd.api.types.is_numeric_dtype(column.dtype):
+        return column.to_numpy(dtype=np.float64, na_value=np.nan)
+    return column.to_numpy(dtype=object)

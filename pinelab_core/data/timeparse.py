@@ -22,6 +22,10 @@ __all__ = ["TimeLike", "parse_bar_times", "parse_when"]
 TimeLike = str | pd.Timestamp | None
 
 _DATE_ONLY = re.compile(r"^\s*\d{4}-\d{1,2}-\d{1,2}\s*$")
+_SAMPLE = 200
+_METATRADER = r"^(\d{4})\.(\d{2})\.(\d{2})"
+_STOOQ = r"^(\d{4})(\d{2})(\d{2}) (\d{2})(\d{2})(\d{2})$"
+_NUMERIC_DATE = r"^\d{1,2}[/.-]\d{1,2}[/.-]\d{4}"
 _AWARE = r"(?:Z|[+-]\d{2}:?\d{2}|UTC|GMT)$"
 _EPOCH_UNITS = ((1e17, "ns"), (1e14, "us"), (1e11, "ms"), (0.0, "s"))
 
@@ -46,9 +50,8 @@ def parse_bar_times(
             is not a time zone.
     """
     series = pd.Series(values).reset_index(drop=True)
-    numbers = pd.to_numeric(series, errors="coerce")
-    if numbers.notna().mean() > 0.5:
-        parsed = _from_numbers(numbers.astype("float64"))
+    if _mostly_numbers(series):
+        parsed = _from_numbers(pd.to_numeric(series, errors="coerce").astype("float64"))
     else:
         parsed = _from_text(series.astype("string").str.strip(), tz, where)
     bad = parsed.isna().to_numpy() & series.notna().to_numpy() | series.isna().to_numpy()
@@ -62,6 +65,14 @@ def parse_bar_times(
     return pd.DatetimeIndex(parsed, name=INDEX_NAME).as_unit(TIME_UNIT)
 
 
+def _mostly_numbers(series: pd.Series) -> bool:
+    """Epoch or YYYYMMDD numbers? Decided on a sample: converting a million date strings to learn "no" is slow."""
+    if pd.api.types.is_numeric_dtype(series.dtype):
+        return True
+    sample = series.dropna().iloc[:_SAMPLE]
+    return bool(len(sample)) and pd.to_numeric(sample, errors="coerce").notna().mean() > 0.5
+
+
 def _from_numbers(numbers: pd.Series) -> pd.Series:
     finite = numbers.dropna()
     whole = bool(np.all(np.mod(finite, 1) == 0))
@@ -73,12 +84,16 @@ def _from_numbers(numbers: pd.Series) -> pd.Series:
 
 
 def _from_text(text: pd.Series, tz: str | None, where: str) -> pd.Series:
-    # MetaTrader writes 2024.01.02; Stooq intraday writes "20240102 093000".
-    text = text.str.replace(r"^(\d{4})\.(\d{2})\.(\d{2})", r"\1-\2-\3", regex=True)
-    text = text.str.replace(r"^(\d{4})(\d{2})(\d{2}) (\d{2})(\d{2})(\d{2})$", r"\1-\2-\3 \4:\5:\6", regex=True)
-    sample = text.dropna()
+    # MetaTrader writes 2024.01.02; Stooq intraday writes "20240102 093000". Rewriting only when the
+    # sample shows the spelling keeps ISO files (the common case) free of regex passes.
+    sample = text.dropna().iloc[:_SAMPLE]
+    if sample.str.match(_METATRADER).any():
+        text = text.str.replace(_METATRADER, r"\1-\2-\3", regex=True)
+    if sample.str.match(_STOOQ).any():
+        text = text.str.replace(_STOOQ, r"\1-\2-\3 \4:\5:\6", regex=True)
+    sample = text.dropna().iloc[:_SAMPLE]
     aware = bool(len(sample)) and bool(sample.str.contains(_AWARE, regex=True).mean() > 0.5)
-    dayfirst = _is_day_first(sample)
+    dayfirst = _is_day_first(text.dropna()) if sample.str.match(_NUMERIC_DATE).any() else False
     parsed = _to_datetime(text, utc=aware, dayfirst=dayfirst)
     if aware:
         return parsed
