@@ -62,7 +62,7 @@ if launched:
             test_size=test_size or None, window=window, embargo=embargo, validation_fraction=validation,
             fees=fees, slippage=slippage, device=device, seed=seed, activate=activate,
         ).validate()
-        st.session_state["training_job"] = submit_job(settings, "train", request.to_dict())
+        st.session_state["training_job_pick"] = submit_job(settings, "train", request.to_dict())
     except PinelabError as exc:
         show_error(exc)
 
@@ -73,10 +73,9 @@ if not jobs:
     st.stop()
 names = {j.id: f"#{j.id} · {j.status} · {', '.join(j.params.get('models', []))} · "
                 f"{', '.join(j.params.get('symbols', []))}" for j in jobs}
-ids = list(names)
-chosen = st.session_state.get("training_job", ids[0])
-job_id = st.selectbox("Job", ids, index=ids.index(chosen) if chosen in ids else 0, key="training_job_pick",
-                      format_func=names.__getitem__)
+if st.session_state.get("training_job_pick") not in names:
+    st.session_state["training_job_pick"] = next(iter(names))  # the newest
+job_id = st.selectbox("Job", list(names), key="training_job_pick", format_func=names.__getitem__)
 job = get_job(settings, job_id)
 
 if job.is_active:

@@ -71,7 +71,7 @@ def test_launch_queues_a_job_then_monitor_and_cancel(monkeypatch: pytest.MonkeyP
 
 
 def test_finished_job_shows_results_beside_the_baselines(trained_job: int) -> None:
-    app = _run(TRAINING, training_job=trained_job)
+    app = _run(TRAINING, training_job_pick=trained_job)
     assert not app.exception, [e.value for e in app.exception]
     subheaders = [s.value for s in app.subheader]
     assert any("lightgbm@v1" in s for s in subheaders) and any("random_forest@v1" in s for s in subheaders)
