@@ -35,6 +35,8 @@ class BoostedTreesModel(Model):
 
     default_params: ClassVar[dict[str, Any]] = {}
     model_file: ClassVar[str] = ""
+    #: The float type the library bins and splits on; handing it anything else changes the model.
+    input_dtype: ClassVar[type] = np.float32
 
     def __init__(self, *, seed: int = 0, device: str = "auto", **params: Any) -> None:
         super().__init__(seed=seed, device=device, **{**self.default_params, **params})
@@ -53,13 +55,13 @@ class BoostedTreesModel(Model):
         labels = check_training_data(X, y, self.n_classes_)
         self.feature_names_ = [str(c) for c in X.columns]
         class_weight = balanced_class_weights(labels, self.n_classes_)
-        train = (to_matrix(X), labels, class_weight[labels])
+        train = (to_matrix(X, self.input_dtype), labels, class_weight[labels])
         val = None
         if validation is not None:
             X_val, y_val = validation
             val_labels = check_training_data(X_val, y_val, self.n_classes_, what="validation")
             check_features(self.feature_names_, X_val, model=f"this {self.kind} model's validation")
-            val = (to_matrix(X_val), val_labels, class_weight[val_labels])
+            val = (to_matrix(X_val, self.input_dtype), val_labels, class_weight[val_labels])
         history: list[TrainingProgress] = []
 
         def report(tick: TrainingProgress) -> None:
@@ -76,7 +78,7 @@ class BoostedTreesModel(Model):
         check_features(self.feature_names_, X, model=f"this {self.kind} model")
         if X.empty:
             return np.empty((0, self.n_classes_))
-        return self._predict(to_matrix(X)).astype(np.float64).reshape(len(X), self.n_classes_)
+        return self._predict(to_matrix(X, self.input_dtype)).astype(np.float64).reshape(len(X), self.n_classes_)
 
     def feature_importance(self) -> pd.Series | None:
         """Total gain per feature (the loss reduction its splits bought), highest first."""
@@ -152,6 +154,7 @@ class LightGBMModel(BoostedTreesModel):
 
     kind: ClassVar[str] = "lightgbm"
     model_file: ClassVar[str] = "model.txt"
+    input_dtype: ClassVar[type] = np.float64  # LightGBM bins doubles: float32 inputs would move its thresholds
     default_params: ClassVar[dict[str, Any]] = {
         "n_estimators": 500, "early_stopping_rounds": 50, "learning_rate": 0.05, "num_leaves": 31,
         "min_data_in_leaf": 20, "feature_fraction": 0.8, "bagging_fraction": 0.8, "bagging_freq": 1,
