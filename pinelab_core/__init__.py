@@ -30,6 +30,16 @@ Models and the model registry
     load_version(settings, name, version=None, expected_features=None) -> LoadedModel (checksum + schema checked)
     set_status(settings, name, version, "active" | "challenger" | "candidate" | "archived")
     delete_version(settings, name, version) -> artifact folder and rows removed together
+Training (purged walk-forward, background jobs)
+    walk_forward(ohlcv, model="lightgbm", horizon=5, label="direction", seed=0, **options) -> TrainReport
+        (report.oos: y_true, y_pred, prob_*; report.metrics: OOS scores, majority baseline, implied strategy
+        vs buy-and-hold; report.folds; report.overfit; report.model: the final refit)
+    LabelSpec(kind="direction" | "triple_barrier", horizon, params); make_labels(ohlcv, spec) -> 0/1/2, NaN
+    walk_forward_splits(n_rows, train_size=, test_size=, horizon=, embargo=0, ...) -> [WalkForwardFold]
+    TrainRequest(symbols, models, ...); train_and_register(settings, request) -> [TrainedVersion]
+    submit_job(settings, "train", request.to_dict()) -> job id; cancel_job, get_job, list_jobs, reconcile_jobs
+Backtest metrics
+    sharpe_ratio, max_drawdown, win_rate, profit_factor, cagr, periods_per_year, strategy_returns (next-open fills)
 Predictions and explanations
     predict(symbol, timeframe="1d", source="auto") -> Prediction (signal, calibrated confidence, members, forecasts)
     predict_many(symbols, timeframe="1d", source="auto") -> {symbol: Prediction or the error}
@@ -49,6 +59,26 @@ from typing import Any
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
     "Settings": "pinelab_core.config",
+    "walk_forward": "pinelab_core.training",
+    "TrainReport": "pinelab_core.training",
+    "LabelSpec": "pinelab_core.training",
+    "make_labels": "pinelab_core.training",
+    "walk_forward_splits": "pinelab_core.training",
+    "TrainRequest": "pinelab_core.training.runner",
+    "TrainedVersion": "pinelab_core.training.runner",
+    "train_and_register": "pinelab_core.training.runner",
+    "submit_job": "pinelab_core.training.jobs",
+    "cancel_job": "pinelab_core.training.jobs",
+    "get_job": "pinelab_core.training.jobs",
+    "list_jobs": "pinelab_core.training.jobs",
+    "reconcile_jobs": "pinelab_core.training.jobs",
+    "sharpe_ratio": "pinelab_core.backtest",
+    "max_drawdown": "pinelab_core.backtest",
+    "win_rate": "pinelab_core.backtest",
+    "profit_factor": "pinelab_core.backtest",
+    "cagr": "pinelab_core.backtest",
+    "periods_per_year": "pinelab_core.backtest",
+    "strategy_returns": "pinelab_core.backtest",
     "predict": "pinelab_core.models.inference",
     "predict_many": "pinelab_core.models.inference",
     "Prediction": "pinelab_core.models.ensemble",
