@@ -135,7 +135,7 @@ def test_a_million_bars_on_demand() -> None:
 
 
 def test_windows_outside_the_demo_market_are_refused() -> None:
-    with pytest.raises(DataValidationError, match="ends at 2026-10-31"):
+    with pytest.raises(DataValidationError, match=r"ends at 2026-10-30 \(Friday\)"):
         simulate_ohlcv("DEMO-BTC", "1h", start="2027-01-01")
     with pytest.raises(DataValidationError, match=f"{MAX_BARS:,}"):
         simulate_ohlcv("DEMO-BTC", "1m", start="1990-01-01")

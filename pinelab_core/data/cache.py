@@ -209,7 +209,8 @@ def _missing_windows(
     windows: list[tuple[pd.Timestamp | None, pd.Timestamp | None]] = []
     if start is not None and start < first:
         windows.append((start, first))
-    if refresh and (end is None or end > last):
+    # Without refresh the cache answers alone, unless the window lies wholly after it.
+    if (refresh or (start is not None and start > last)) and (end is None or end > last):
         windows.append((last, end))
     return windows
 

@@ -160,7 +160,7 @@ def simulate_ohlcv(
     if first >= last:
         raise DataValidationError(
             f"The demo market has no {tf.value} bars between {first} and {last}: it ends at "
-            f"{ANCHOR_END.date()} ({ANCHOR_END - pd.Timedelta(days=1):%A}). Choose an earlier start or end."
+            f"{ANCHOR_END - pd.Timedelta(days=1):%Y-%m-%d (%A)}. Choose an earlier start or end."
         )
     base = profile.base_timeframe
     if base.seconds < tf.seconds <= base.seconds * MAX_RESAMPLE_RATIO:
