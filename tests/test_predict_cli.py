@@ -26,22 +26,8 @@ def demo_market(tmp_path: Path) -> Settings:
     clear_prediction_cache()
     settings = Settings.from_env()
     ohlcv = load_ohlcv(SYMBOL, "1d", source="demo", settings=settings)
-    train_active_models(settings, ohlcv, ("lightgbm", "xgboost"))
+    train_active_models(settings, ohlcv, ("lightgbm", "xgboost"), symbol=SYMBOL, timeframe="1d")
     return settings
-
-
-def _fix_symbol_timeframe(settings: Settings) -> None:
-    """The test helper registers under TEST-MKT 1h; point the rows at the demo market the CLI asks for."""
-    from sqlmodel import Session, select
-
-    from pinelab_core.store import get_engine
-    from pinelab_core.store.tables import ModelVersionRow
-
-    with Session(get_engine(settings)) as session:
-        for row in session.exec(select(ModelVersionRow)).all():
-            row.symbol, row.timeframe = SYMBOL, "1d"
-            session.add(row)
-        session.commit()
 
 
 def test_no_model_exits_2_and_names_the_way_out(capsys: pytest.CaptureFixture[str]) -> None:
@@ -52,7 +38,6 @@ def test_no_model_exits_2_and_names_the_way_out(capsys: pytest.CaptureFixture[st
 
 
 def test_predict_json_matches_the_api(demo_market: Settings, capsys: pytest.CaptureFixture[str]) -> None:
-    _fix_symbol_timeframe(demo_market)
     assert main(["predict", "--source", "demo", "--symbol", SYMBOL, "--json"]) == 0
     payload = json.loads(capsys.readouterr().out)
     assert payload["signal"] in {"BUY", "SELL", "HOLD"}
@@ -67,7 +52,6 @@ def test_predict_json_matches_the_api(demo_market: Settings, capsys: pytest.Capt
 
 
 def test_explain_json_is_additive_for_a_chosen_bar(demo_market: Settings, capsys: pytest.CaptureFixture[str]) -> None:
-    _fix_symbol_timeframe(demo_market)
     assert main(["explain", "--source", "demo", "--symbol", SYMBOL, "--bar", "2025-06-02", "--json"]) == 0
     payload = json.loads(capsys.readouterr().out)
     assert payload["bar_time"].startswith("2025-06-02")

@@ -36,7 +36,7 @@ def planted_ohlcv(n: int = 1_400, seed: int = 7) -> pd.DataFrame:
 
 
 def train_active_models(settings: Settings, ohlcv: pd.DataFrame, kinds: tuple[str, ...] = ("lightgbm", "xgboost"),
-                        *, with_oof: bool = True) -> None:
+                        *, with_oof: bool = True, symbol: str = SYMBOL, timeframe: str = TIMEFRAME) -> None:
     """Fit small members on the first 70% of bars, score the rest as out-of-fold rows, register them active."""
     from pinelab_core.features import build_features
     from pinelab_core.models import create_model
@@ -62,7 +62,7 @@ def train_active_models(settings: Settings, ohlcv: pd.DataFrame, kinds: tuple[st
         oof = pd.DataFrame(probs, columns=list(PROB_COLUMNS), index=features.index[test_rows])
         oof["y_true"] = labels.iloc[test_rows].astype(int).to_numpy()
         manifest = ModelManifest(name=f"test-{kind}", kind=kind, feature_names=list(features.columns), label=LABEL,
-                                 symbol=SYMBOL, timeframe=TIMEFRAME, source="test")
+                                 symbol=symbol, timeframe=timeframe, source="test")
         register_model(settings, model, manifest, oof=oof if with_oof else None, activate=True)
 
 

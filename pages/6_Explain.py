@@ -1,0 +1,67 @@
+"""Explain: why the ensemble (and each model in it) made its call at any bar, in additive SHAP values;
+plus the global picture over recent bars: mean |SHAP| ranking, beeswarm and dependence plots."""
+
+import streamlit as st
+
+from pinelab_core.errors import ModelNotFoundError, PinelabError
+from pinelab_core.explain import explain, explain_history
+from pinelab_core.ui import app_settings, current_selection, selected_ohlcv, show_error
+from pinelab_core.viz.explain import beeswarm, dependence_plot, importance_bar, waterfall
+
+settings = app_settings()
+selection = current_selection()
+timeframe = selection.timeframe.value
+st.title(f"Explain · {selection.symbol} · {timeframe}")
+ohlcv = selected_ohlcv()
+
+bars = list(ohlcv.index[-500:])
+bar = st.select_slider("Bar to explain", options=bars, value=bars[-1], key="explain_bar",
+                       format_func=lambda t: f"{t:%Y-%m-%d %H:%M}")
+try:
+    explanation = explain(selection.symbol, timeframe, selection.source, bar=bar, settings=settings, ohlcv=ohlcv)
+except ModelNotFoundError as exc:
+    st.info(f"{exc} The Predictions page has a button that trains starter models in the background.")
+    st.stop()
+except PinelabError as exc:
+    show_error(exc)
+    st.stop()
+
+st.markdown(
+    f"**{explanation.target_class}** with calibrated probability **{explanation.probability:.1%}**. "
+    f"Values are contributions to the {explanation.output_space} of that class: base "
+    f"{explanation.base_value:+.4f} + contributions {sum(explanation.contributions.values()):+.4f} = "
+    f"output {explanation.output:+.4f}."
+)
+tabs = st.tabs(["Ensemble", *explanation.members])
+with tabs[0]:
+    st.plotly_chart(waterfall(explanation.base_value, explanation.contributions, explanation.output,
+                              feature_values=explanation.feature_values, title="Ensemble"), theme=None,
+                    key="explain_waterfall_ensemble")
+for tab, (key, member) in zip(tabs[1:], explanation.members.items(), strict=True):
+    with tab:
+        st.caption(f"{member.method}; coefficient in the pool {member.coefficient:.3f}")
+        st.plotly_chart(waterfall(member.base_value, member.contributions, member.output,
+                                  feature_values=explanation.feature_values, title=key), theme=None,
+                        key=f"explain_waterfall_{key}")
+
+st.header("Global view")
+left, right = st.columns(2)
+n_bars = left.slider("Recent bars", 30, 300, 120, step=10, key="explain_history_bars")
+target = right.selectbox("Class", ["chosen per bar", "UP", "DOWN", "SIDEWAYS"], key="explain_history_class")
+try:
+    with st.spinner("Explaining recent bars…"):
+        combined, members = explain_history(selection.symbol, timeframe, selection.source, settings, ohlcv=ohlcv,
+                                            bars=n_bars, target_class=None if target == "chosen per bar" else target)
+except PinelabError as exc:
+    show_error(exc)
+    st.stop()
+whose = st.radio("Model", ["ensemble", *members], horizontal=True, key="explain_history_model")
+attribution = combined if whose == "ensemble" else members[whose]
+left, right = st.columns(2)
+left.plotly_chart(importance_bar(attribution), theme=None, key="explain_importance")
+right.plotly_chart(beeswarm(attribution), theme=None, key="explain_beeswarm")
+ranked = list(attribution.mean_abs().index)
+feature = st.selectbox("Dependence plot for", ranked, key="explain_dependence_feature")
+colour = st.selectbox("Colour by", ["none", *ranked[:20]], key="explain_dependence_colour")
+st.plotly_chart(dependence_plot(attribution, feature, colour_by=None if colour == "none" else colour), theme=None,
+                key="explain_dependence")
