@@ -162,7 +162,8 @@ def validate_alert(raw: RawAlert) -> TradingViewAlert:
     Raises:
         AlertFieldError: a field is missing or invalid; the message names it and says what to send.
     """
-    values = {name: _pick(raw.fields, name) for name in _ALIASES}
+    lowered = {key.lower(): value for key, value in raw.fields.items()}
+    values = {name: _pick(lowered, name) for name in _ALIASES}
     for name, value in values.items():
         if isinstance(value, str) and _PLACEHOLDER.search(value):
             raise AlertFieldError(
@@ -300,8 +301,7 @@ def _passphrase(fields: dict[str, Any]) -> str | None:
 # --- field validation ---------------------------------------------------------------------------
 
 
-def _pick(fields: dict[str, Any], name: str) -> Any:
-    lowered = {k.lower(): v for k, v in fields.items()}
+def _pick(lowered: dict[str, Any], name: str) -> Any:
     for alias in _ALIASES[name]:
         value = lowered.get(alias)
         if value is not None and value != "":

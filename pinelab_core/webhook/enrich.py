@@ -14,12 +14,12 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
 
 from pinelab_core.config import Settings
 from pinelab_core.errors import PinelabError
@@ -30,6 +30,11 @@ from pinelab_core.store.tables import TradingViewAlertRow
 __all__ = ["AlertEnricher", "OhlcvLoader"]
 
 log = logging.getLogger(__name__)
+_ALERTS = TradingViewAlertRow.__table__  # type: ignore[attr-defined]
+_SELECT_ALERTS = select(_ALERTS.c.id, _ALERTS.c.ticker, _ALERTS.c.interval, _ALERTS.c.received_at).where(
+    _ALERTS.c.id.in_(bindparam("ids", expanding=True)))
+_UPDATE_ALERT = update(_ALERTS).where(_ALERTS.c.id == bindparam("row_id")).values(
+    status=bindparam("status"), enrichment_json=bindparam("details"))
 OhlcvLoader = Callable[[str, str], pd.DataFrame]
 _STOP = -1
 
@@ -46,6 +51,7 @@ class AlertEnricher:
         self.cache_seconds = cache_seconds
         self._queue: queue.Queue[int] = queue.Queue(maxsize=max_backlog)
         self._cache: dict[tuple[str, str], tuple[float, pd.DataFrame | str]] = {}
+        self._bars: dict[tuple[str, str, int], dict[str, Any] | None] = {}
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
@@ -75,14 +81,17 @@ class AlertEnricher:
 
     def enrich(self, alert_ids: list[int]) -> int:
         """Enrich these alerts now, on the calling thread; returns how many rows were updated."""
-        with Session(self.engine) as session:
-            rows = session.exec(select(TradingViewAlertRow).where(col(TradingViewAlertRow.id).in_(alert_ids))).all()
-            for row in rows:
-                status, details = self._details(row)
-                row.status, row.enrichment_json = status, json.dumps(details, default=str)
-                session.add(row)
-            session.commit()
-        return len(rows)
+        with self.engine.connect() as connection:
+            rows = connection.execute(_SELECT_ALERTS, {"ids": list(alert_ids)}).all()
+        updates = []
+        for row in rows:
+            status, details = self._details(row)
+            updates.append({"row_id": row.id, "status": status, "details": json.dumps(details, default=str)})
+        if updates:
+            # One executemany in one short transaction: the writer thread is kept waiting as little as possible.
+            with self.engine.begin() as connection:
+                connection.execute(_UPDATE_ALERT, updates)
+        return len(updates)
 
     def _run(self) -> None:
         while True:
@@ -101,7 +110,7 @@ class AlertEnricher:
             if ids[-1] == _STOP:
                 return
 
-    def _details(self, row: TradingViewAlertRow) -> tuple[str, dict[str, Any]]:
+    def _details(self, row: Any) -> tuple[str, dict[str, Any]]:
         timeframe = interval_timeframe(row.interval) or "1d"
         details: dict[str, Any] = {"data_source": self.source, "simulated": self.source == "demo",
                                    "timeframe": timeframe}
@@ -112,11 +121,21 @@ class AlertEnricher:
             details["error"] = frame
             return "enrich_failed", details
         received = row.received_at if row.received_at.tzinfo else row.received_at.replace(tzinfo=UTC)
-        details["market"] = context_at(frame, received)
+        details["market"] = self._market_at(row.ticker, timeframe, frame, received)
         opinion = _model_opinion(row.ticker, timeframe, self.settings)
         if opinion is not None:
             details["model"] = opinion
         return "enriched", details
+
+    def _market_at(self, ticker: str, timeframe: str, frame: pd.DataFrame, received: datetime) -> dict[str, Any] | None:
+        # A burst of alerts mostly lands on one bar: read that bar's context once.
+        bar = int(frame.index.searchsorted(pd.Timestamp(received), side="right"))
+        key = (ticker, timeframe, bar)
+        if key not in self._bars:
+            if len(self._bars) > 10_000:
+                self._bars.clear()
+            self._bars[key] = context_at(frame, received)
+        return self._bars[key]
 
     def _context(self, ticker: str, timeframe: str) -> pd.DataFrame | str:
         key = (ticker, timeframe)
@@ -124,6 +143,7 @@ class AlertEnricher:
         if cached is not None and time.monotonic() - cached[0] < self.cache_seconds:
             return cached[1]
         value: pd.DataFrame | str
+        self._bars.clear()  # bar contexts belong to the frame being replaced
         try:
             value = context_frame(self.loader(ticker, timeframe))
         except (PinelabError, ImportError) as exc:

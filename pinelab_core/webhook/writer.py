@@ -11,6 +11,7 @@ commits are shared by everyone who arrived meanwhile. The unique `dedupe_key` wi
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import queue
 import threading
@@ -138,10 +139,14 @@ class AlertWriter:
             log.warning("Batch of %d webhook writes failed; retrying one by one", len(jobs), exc_info=True)
             outcomes = [self._write_one(job) for job in jobs]
         self._announce([o for o in outcomes if isinstance(o, WriteResult)])
+        # One wake-up per event loop per batch, not one per request.
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[WriteResult], Any]]] = {}
         for (_, loop, future), outcome in zip(batch, outcomes, strict=True):
+            by_loop.setdefault(loop, []).append((future, outcome))
+        for loop, settled in by_loop.items():
             try:
-                loop.call_soon_threadsafe(_settle, future, outcome)
-            except RuntimeError:  # that request's event loop is gone; its rows are stored all the same
+                loop.call_soon_threadsafe(_settle, settled)
+            except RuntimeError:  # that event loop is gone; its rows are stored all the same
                 continue
 
     def _write_one(self, job: WriteJob) -> WriteResult | BaseException:
@@ -154,12 +159,17 @@ class AlertWriter:
         now = datetime.now(UTC)
         results: list[WriteResult] = []
         audits: list[dict[str, Any]] = []
+        seen: set[str] = set()
         with self.engine.begin() as connection:
+            stored = _insert_alerts(connection, [job.alert for job in jobs if job.alert is not None])
             for job in jobs:
                 result = WriteResult()
                 outcome = job.audit.outcome
                 if job.alert is not None:
-                    result = _insert_alert(connection, job.alert)
+                    key = job.alert["dedupe_key"]
+                    alert_id, inserted = stored[key]
+                    result = WriteResult(alert_id, duplicate=not inserted or key in seen)  # 2nd copy in a batch too
+                    seen.add(key)
                     outcome = "duplicate" if result.duplicate else "accepted"
                 results.append(result)
                 audits.append({
@@ -179,32 +189,57 @@ class AlertWriter:
                 log.exception("Could not queue alerts for enrichment")
 
 
-def _insert_alert(connection: Connection, values: dict[str, Any]) -> WriteResult:
-    """Insert unless the dedupe key exists; either way return the stored row's id."""
-    dialect = connection.dialect.name
-    if dialect in {"sqlite", "postgresql"}:
-        if dialect == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert as upsert
+def _insert_alerts(connection: Connection, rows: list[dict[str, Any]]) -> dict[str, tuple[int, bool]]:
+    """Insert the alerts whose dedupe key is new; {dedupe_key: (row id, inserted now)} for every row.
+
+    SQLite and PostgreSQL get one multi-row `INSERT ... ON CONFLICT DO NOTHING RETURNING` per batch
+    (copies inside the batch collapse too); other databases insert row by row under savepoints.
+    """
+    unique: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        unique.setdefault(row["dedupe_key"], row)
+    if not unique:
+        return {}
+    stored: dict[str, tuple[int, bool]] = {}
+    statement = _upsert_statement(connection.dialect.name)
+    if statement is not None:
+        # executemany + RETURNING: SQLAlchemy's "insertmanyvalues" sends multi-row INSERTs from one cached compile.
+        for new_id, key in connection.execute(statement, list(unique.values())).all():
+            stored[key] = (int(new_id), True)
+    else:
+        for key, values in unique.items():
+            try:
+                with connection.begin_nested():
+                    new_id = connection.execute(insert(_ALERTS).returning(_ALERTS.c.id), values).scalar_one()
+                stored[key] = (int(new_id), True)
+            except IntegrityError:
+                continue
+    missing = [key for key in unique if key not in stored]
+    if missing:
+        found = connection.execute(select(_ALERTS.c.id, _ALERTS.c.dedupe_key).where(_ALERTS.c.dedupe_key.in_(missing)))
+        for existing_id, key in found.all():
+            stored[key] = (int(existing_id), False)
+    return stored
+
+
+@functools.cache
+def _upsert_statement(dialect: str) -> Any:
+    """`INSERT ... ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, dedupe_key` where the dialect has it."""
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as upsert
+    elif dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as upsert
+    else:
+        return None
+    return upsert(_ALERTS).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(
+        _ALERTS.c.id, _ALERTS.c.dedupe_key)
+
+
+def _settle(settled: list[tuple[asyncio.Future[WriteResult], WriteResult | BaseException]]) -> None:
+    for future, outcome in settled:
+        if future.done():  # the client went away; the rows are stored all the same
+            continue
+        if isinstance(outcome, BaseException):
+            future.set_exception(outcome)
         else:
-            from sqlalchemy.dialects.postgresql import insert as upsert
-        statement = upsert(_ALERTS).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])
-        new_id = connection.execute(statement.returning(_ALERTS.c.id)).scalar()
-    else:
-        try:
-            with connection.begin_nested():
-                new_id = connection.execute(insert(_ALERTS).values(**values).returning(_ALERTS.c.id)).scalar()
-        except IntegrityError:
-            new_id = None
-    if new_id is not None:
-        return WriteResult(alert_id=int(new_id), duplicate=False)
-    existing = connection.execute(select(_ALERTS.c.id).where(_ALERTS.c.dedupe_key == values["dedupe_key"])).scalar()
-    return WriteResult(alert_id=None if existing is None else int(existing), duplicate=True)
-
-
-def _settle(future: asyncio.Future[WriteResult], outcome: WriteResult | BaseException) -> None:
-    if future.done():  # the client went away; the rows are stored all the same
-        return
-    if isinstance(outcome, BaseException):
-        future.set_exception(outcome)
-    else:
-        future.set_result(outcome)
+            future.set_result(outcome)
