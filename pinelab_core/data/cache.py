@@ -17,9 +17,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
 
 from pinelab_core.config import Settings
 from pinelab_core.data.sources import DataSource
@@ -40,7 +41,7 @@ __all__ = [
     "upsert_statement",
 ]
 
-_BARS = PriceBarRow.__table__
+_BARS: Table = SQLModel.metadata.tables[PriceBarRow.__tablename__]
 _KEY_COLUMNS = ("source", "symbol", "timeframe", "ts")
 #: Rows per INSERT batch: bounded memory, and well under SQLite's bound-parameter limit per statement.
 CHUNK_ROWS = 5_000
@@ -67,12 +68,12 @@ def upsert_bars(engine: Engine, key: CacheKey, frame: pd.DataFrame, chunk_rows: 
     columns["ts"] = (frame.index.as_unit("ns").asi8 // 1_000_000_000).tolist()
     for name in ("source", "symbol", "timeframe"):
         columns[name] = itertools.repeat(getattr(key, name))
-    names = list(compiled.positiontup) if compiled.positional else list(_BARS.c.keys())
+    names = _bind_names(compiled)
     rows = list(zip(*(columns[name] for name in names), strict=False))
     sql = str(compiled)
     with _driver_cursor(engine) as cursor:
         for begin in range(0, len(rows), chunk_rows):
-            chunk = rows[begin: begin + chunk_rows]
+            chunk: list[Any] = rows[begin: begin + chunk_rows]
             if not compiled.positional:  # named paramstyle (psycopg): one dict per row
                 chunk = [dict(zip(names, row, strict=True)) for row in chunk]
             cursor.executemany(sql, chunk)
@@ -90,8 +91,9 @@ def read_bars(
         query = query.where(_BARS.c.ts <= int(end.timestamp()))
     compiled = query.order_by(_BARS.c.ts).compile(dialect=engine.dialect)
     params = compiled.params
+    arguments = tuple(params[name] for name in _bind_names(compiled)) if compiled.positional else params
     with _driver_cursor(engine) as cursor:
-        cursor.execute(str(compiled), tuple(params[n] for n in compiled.positiontup) if compiled.positional else params)
+        cursor.execute(str(compiled), arguments)
         rows = cursor.fetchall()
     width = 1 + len(OHLCV_COLUMNS)
     # fromiter over the flat values: np.array(rows) would treat each row as a generic sequence, 80x slower.
@@ -99,6 +101,11 @@ def read_bars(
     data = data.reshape(len(rows), width)
     index = pd.DatetimeIndex(pd.to_datetime(data[:, 0].astype(np.int64), unit="s", utc=True), name=INDEX_NAME)
     return pd.DataFrame(data[:, 1:], index=index.as_unit(TIME_UNIT), columns=list(OHLCV_COLUMNS))
+
+
+def _bind_names(compiled: Any) -> list[str]:
+    """Parameter names in the order the driver expects them (positional styles) or the column keys."""
+    return list(compiled.positiontup or []) if compiled.positional else list(_BARS.c.keys())
 
 
 @contextmanager
@@ -237,15 +244,12 @@ def _iso(value: datetime | None) -> str | None:
 
 def upsert_statement(dialect_name: str) -> Any:
     """``INSERT ... ON CONFLICT (source, symbol, timeframe, ts) DO UPDATE`` for SQLite or PostgreSQL."""
-    if dialect_name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    elif dialect_name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
+    dialects = {"sqlite": sqlite, "postgresql": postgresql}
+    if dialect_name not in dialects:
         raise StoreError(
             f"The price cache supports SQLite and PostgreSQL, not {dialect_name}. Change PINELAB_DATABASE_URL."
         )
-    statement = insert(_BARS)
+    statement = dialects[dialect_name].insert(_BARS)
     return statement.on_conflict_do_update(
         index_elements=list(_KEY_COLUMNS),
         set_={name: getattr(statement.excluded, name) for name in OHLCV_COLUMNS},

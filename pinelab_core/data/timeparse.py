@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import datetime
+from typing import TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -19,7 +21,7 @@ from pinelab_core.types import INDEX_NAME
 
 __all__ = ["TimeLike", "parse_bar_times", "parse_when"]
 
-TimeLike = str | pd.Timestamp | None
+TimeLike: TypeAlias = str | datetime | pd.Timestamp | None
 
 _DATE_ONLY = re.compile(r"^\s*\d{4}-\d{1,2}-\d{1,2}\s*$")
 _SAMPLE = 200

@@ -68,7 +68,7 @@ def validate_ohlcv(
 
 
 def describe_rows(
-    mask: np.ndarray, index: pd.Index, lines: np.ndarray | None, extra: Sequence[str] | None = None
+    mask: np.ndarray, index: pd.Index, lines: np.ndarray | None, extra: Sequence[str] | np.ndarray | None = None
 ) -> str:
     """'line 5 (2024-01-03 00:00 UTC), line 9 (...) and 12 more' for the rows where `mask` is true."""
     positions = np.flatnonzero(mask)
