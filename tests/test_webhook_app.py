@@ -258,3 +258,32 @@ def test_enrichment_adds_market_context_after_the_answer(settings: Settings) -> 
     market = row["enrichment"]["market"]
     assert market["bar_time"] == ohlcv.index[-1].isoformat() and 0 <= market["rsi_14"] <= 100
     assert row["enrichment"]["timeframe"] == "1h"
+
+
+def test_an_acknowledged_alert_is_already_committed(make_client, settings: Settings) -> None:
+    with make_client() as client:
+        reply = _post(client, {**ALERT, "passphrase": SECRET})
+        with Session(get_engine(settings)) as session:  # another connection, while the server is still up
+            assert session.get(TradingViewAlertRow, reply.json()["id"]) is not None
+
+
+def test_copies_inside_one_batch_collapse_to_one_row(settings: Settings) -> None:
+    from pinelab_core.signals.alerts import alert_row_values
+    from pinelab_core.signals.tradingview import decode_alert_body, validate_alert
+    from pinelab_core.webhook.writer import AlertWriter, AuditEntry, WriteJob
+
+    raw = decode_alert_body(json.dumps(ALERT).encode())
+    values = alert_row_values(validate_alert(raw), raw, pd.Timestamp("2024-01-01T12:00:30Z").to_pydatetime())
+    job = WriteJob(AuditEntry("127.0.0.1", 200, "accepted"), values)
+    first, second = AlertWriter(get_engine(settings)).write([job, job])
+    assert (first.duplicate, second.duplicate) == (False, True) and first.alert_id == second.alert_id
+
+
+def test_a_broken_store_answers_503_not_a_silent_200(make_client, settings: Settings) -> None:
+    with make_client() as client:
+        with get_engine(settings).begin() as connection:
+            connection.exec_driver_sql("DROP TABLE tradingview_alert")
+        accepted = _post(client, {**ALERT, "passphrase": SECRET})
+        refused = _post(client, {**ALERT, "passphrase": "nope"})  # a refusal still gets its own status
+    assert accepted.status_code == 503 and accepted.json()["error"] == "store_unavailable"
+    assert refused.status_code == 401
