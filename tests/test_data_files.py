@@ -106,6 +106,13 @@ def test_day_first_and_us_dates(tmp_path: Path) -> None:
     assert read_ohlcv_file(us).index[0] == _utc("2024-01-30")
 
 
+def test_excel_unicode_text_export_loads(tmp_path: Path) -> None:
+    text = "Date\tOpen\tHigh\tLow\tClose\tVolume\r\n2024-01-02\t1.5\t2\t1\t1.75\t10\r\n"
+    path = tmp_path / "excel.txt"
+    path.write_bytes(text.encode("utf-16"))
+    assert read_ohlcv_file(path)["close"].tolist() == [1.75]
+
+
 def test_missing_volume_is_zero_with_a_warning(tmp_path: Path) -> None:
     path = _write(tmp_path, "Date,Open,High,Low,Close\n2024-01-02,1,2,1,2\n")
     with pytest.warns(UserWarning, match="no volume column"):

@@ -126,6 +126,16 @@ def test_yahoo_labels_daily_bars_by_trading_date(settings: Settings) -> None:
     assert call["interval"] == "1d" and call["auto_adjust"] is False and call["timeout"] == settings.fetch_timeout_s
 
 
+def test_yahoo_intraday_bars_are_converted_to_utc(settings: Settings) -> None:
+    index = pd.date_range("2024-01-02 09:30", periods=7, freq="1h", tz="America/New_York", name="Datetime")
+    table = pd.DataFrame({"Open": 10.0, "High": 11.0, "Low": 9.0, "Close": 10.5, "Volume": 100}, index=index)
+    ticker = FakeTicker(table)
+    source = YahooSource(settings, client_factory=lambda symbol: ticker, sleep=lambda s: None,
+                         clock=lambda: pd.Timestamp("2024-01-03", tz="UTC").timestamp())
+    frame = source.fetch("AAPL", Timeframe.H1, pd.Timestamp("2024-01-02", tz="UTC"), None)
+    assert frame.index[0] == pd.Timestamp("2024-01-02 14:30", tz="UTC") and ticker.calls[0]["interval"] == "1h"
+
+
 def test_yahoo_retries_then_fails_with_source_and_symbol(settings: Settings) -> None:
     clock = FakeClock(pd.Timestamp("2022-03-01", tz="UTC"))
     flaky = FakeTicker(yahoo_daily(5), failures=1)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from pinelab_core.data import resample_ohlcv
+from pinelab_core.data.resample import infer_timeframe_seconds
 from pinelab_core.data.simulator import simulate_ohlcv
 from pinelab_core.errors import DataValidationError
+from pinelab_core.types import Timeframe
 from tests.conftest import random_walk_ohlcv
 
 
@@ -26,6 +31,25 @@ def test_matches_pandas_for_each_step(source_freq: str, target: str, rule: str) 
     ours = resample_ohlcv(frame, target)
     expected = _reference(frame, rule)
     pd.testing.assert_frame_equal(ours, expected, check_freq=False)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(min_value=2, max_value=400), st.integers(min_value=0, max_value=10_000),
+       st.sampled_from(["5m", "15m", "1h", "4h", "1d"]), st.floats(min_value=0.0, max_value=0.9))
+def test_any_sparse_minute_series_aggregates_consistently(n: int, seed: int, target: str, holes: float) -> None:
+    keep = np.random.default_rng(seed).random(n) >= holes
+    keep[0] = True  # gaps anywhere but the first bar
+    frame = random_walk_ohlcv(n, seed=seed, freq="1min").loc[keep]
+    spacing = infer_timeframe_seconds(frame)
+    assume(spacing is None or spacing <= Timeframe.parse(target).seconds)  # coarser data is refused, tested below
+    bars = resample_ohlcv(frame, target)
+    assert bars["volume"].sum() == pytest.approx(frame["volume"].sum())
+    assert bars["high"].max() == frame["high"].max() and bars["low"].min() == frame["low"].min()
+    assert (bars["high"] >= bars[["open", "close"]].max(axis=1)).all()
+    assert (bars["low"] <= bars[["open", "close"]].min(axis=1)).all()
+    assert len(bars) == len(frame.index.floor(target.replace("m", "min").replace("d", "D")).unique())
+    assert bars.index.is_monotonic_increasing and bars.index.is_unique
+    assert bars["open"].iloc[0] == frame["open"].iloc[0] and bars["close"].iloc[-1] == frame["close"].iloc[-1]
 
 
 def test_empty_bins_are_dropped_not_filled() -> None:

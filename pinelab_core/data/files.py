@@ -130,7 +130,9 @@ def _parse_parquet(raw: bytes, name: str) -> pd.DataFrame:
 
 
 def _parse_csv(raw: bytes, name: str) -> tuple[pd.DataFrame, np.ndarray]:
-    text = raw.decode("utf-8-sig", errors="replace")
+    # Excel's "Unicode text" export is UTF-16 with a byte-order mark; everything else is UTF-8 (or ASCII).
+    encoding = "utf-16" if raw.startswith((b"\xff\xfe", b"\xfe\xff")) else "utf-8-sig"
+    text = raw.decode(encoding, errors="replace")
     head = text[:65_536].splitlines()
     leading = next((i for i, line in enumerate(head) if line.strip()), len(head))
     if leading == len(head):
