@@ -257,7 +257,18 @@ def test_enrichment_adds_market_context_after_the_answer(settings: Settings) -> 
     assert row["status"] == "enriched"
     market = row["enrichment"]["market"]
     assert market["bar_time"] == ohlcv.index[-1].isoformat() and 0 <= market["rsi_14"] <= 100
-    assert row["enrichment"]["timeframe"] == "1h"
+    assert row["enrichment"]["timeframe"] == "1h" and "stale" not in row["enrichment"]
+    assert "model" not in row["enrichment"]  # no model is active: no opinion, and torch is not imported for it
+
+
+def test_enrichment_says_when_the_data_ends_before_the_alert(settings: Settings) -> None:
+    old = random_walk_ohlcv(300, freq="1h")  # ends in 2022
+    engine = get_engine(settings)
+    with TestClient(create_app(settings, engine=engine, enrich=False)) as client:
+        alert_id = _post(client, {**ALERT, "time": None}).json()["id"]
+    AlertEnricher(engine, settings, loader=lambda ticker, timeframe: old).enrich([alert_id])
+    enrichment = list_alerts(engine, limit=1).iloc[0]["enrichment"]
+    assert enrichment["stale"] is True and "bars before the alert" in enrichment["note"]
 
 
 def test_an_acknowledged_alert_is_already_committed(make_client, settings: Settings) -> None:

@@ -7,7 +7,6 @@ short while: a burst of alerts on one market costs one load and one indicator pa
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import queue
@@ -25,7 +24,8 @@ from pinelab_core.config import Settings
 from pinelab_core.errors import PinelabError
 from pinelab_core.signals.context import context_at, context_frame
 from pinelab_core.signals.tradingview import interval_timeframe
-from pinelab_core.store.tables import TradingViewAlertRow
+from pinelab_core.store.tables import ModelVersionRow, TradingViewAlertRow
+from pinelab_core.types import Timeframe
 
 __all__ = ["AlertEnricher", "OhlcvLoader"]
 
@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 _ALERTS = TradingViewAlertRow.__table__  # type: ignore[attr-defined]
 _SELECT_ALERTS = select(_ALERTS.c.id, _ALERTS.c.ticker, _ALERTS.c.interval, _ALERTS.c.received_at).where(
     _ALERTS.c.id.in_(bindparam("ids", expanding=True)))
+_VERSIONS = ModelVersionRow.__table__  # type: ignore[attr-defined]
+_ACTIVE_MODEL = select(_VERSIONS.c.id).where(
+    _VERSIONS.c.status == "active", _VERSIONS.c.timeframe == bindparam("timeframe")).limit(1)
 _UPDATE_ALERT = update(_ALERTS).where(_ALERTS.c.id == bindparam("row_id")).values(
     status=bindparam("status"), enrichment_json=bindparam("details"))
 OhlcvLoader = Callable[[str, str], pd.DataFrame]
@@ -50,8 +53,9 @@ class AlertEnricher:
         self.loader = loader or self._load_ohlcv
         self.cache_seconds = cache_seconds
         self._queue: queue.Queue[int] = queue.Queue(maxsize=max_backlog)
-        self._cache: dict[tuple[str, str], tuple[float, pd.DataFrame | str]] = {}
+        self._cache: dict[tuple[str, str], tuple[float, tuple[pd.DataFrame, pd.DataFrame] | str]] = {}
         self._bars: dict[tuple[str, str, int], dict[str, Any] | None] = {}
+        self._opinions: dict[tuple[str, str], dict[str, Any] | None] = {}
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
@@ -116,13 +120,18 @@ class AlertEnricher:
                                    "timeframe": timeframe}
         if not row.interval or not interval_timeframe(row.interval):
             details["note"] = f"interval {row.interval!r} has no PineLab bar size; daily bars used"
-        frame = self._context(row.ticker, timeframe)
-        if isinstance(frame, str):
-            details["error"] = frame
+        loaded = self._market(row.ticker, timeframe)
+        if isinstance(loaded, str):
+            details["error"] = loaded
             return "enrich_failed", details
-        received = row.received_at if row.received_at.tzinfo else row.received_at.replace(tzinfo=UTC)
+        ohlcv, frame = loaded
+        received = pd.Timestamp(row.received_at if row.received_at.tzinfo else row.received_at.replace(tzinfo=UTC))
         details["market"] = self._market_at(row.ticker, timeframe, frame, received)
-        opinion = _model_opinion(row.ticker, timeframe, self.settings)
+        behind = int((received - frame.index[-1]) / Timeframe.parse(timeframe).offset)
+        if behind > 1:  # say so rather than pass an old bar off as the alert's
+            details["stale"] = True
+            details["note"] = f"data ends {behind} bars before the alert (last bar {frame.index[-1].isoformat()})"
+        opinion = self._model_opinion(row.ticker, timeframe, ohlcv)
         if opinion is not None:
             details["model"] = opinion
         return "enriched", details
@@ -137,19 +146,32 @@ class AlertEnricher:
             self._bars[key] = context_at(frame, received)
         return self._bars[key]
 
-    def _context(self, ticker: str, timeframe: str) -> pd.DataFrame | str:
+    def _market(self, ticker: str, timeframe: str) -> tuple[pd.DataFrame, pd.DataFrame] | str:
+        """(OHLCV, context frame) of a market, cached for `cache_seconds`; the error text when it cannot load."""
         key = (ticker, timeframe)
         cached = self._cache.get(key)
         if cached is not None and time.monotonic() - cached[0] < self.cache_seconds:
             return cached[1]
-        value: pd.DataFrame | str
-        self._bars.clear()  # bar contexts belong to the frame being replaced
+        value: tuple[pd.DataFrame, pd.DataFrame] | str
+        self._bars.clear()  # bar contexts and opinions belong to the frames being replaced
+        self._opinions.clear()
         try:
-            value = context_frame(self.loader(ticker, timeframe))
+            ohlcv = self.loader(ticker, timeframe)
+            value = (ohlcv, context_frame(ohlcv))
         except (PinelabError, ImportError) as exc:
             value = str(exc)
         self._cache[key] = (time.monotonic(), value)
         return value
+
+    def _model_opinion(self, ticker: str, timeframe: str, ohlcv: pd.DataFrame) -> dict[str, Any] | None:
+        """The active models' call on this market (once per market and cache period), when a model is active.
+
+        The registry is asked first with one query, so a desk without trained models never imports torch here.
+        """
+        key = (ticker, timeframe)
+        if key not in self._opinions:
+            self._opinions[key] = _model_opinion(self.engine, self.settings, self.source, ticker, timeframe, ohlcv)
+        return self._opinions[key]
 
     def _load_ohlcv(self, ticker: str, timeframe: str) -> pd.DataFrame:
         from pinelab_core.data import load_ohlcv
@@ -157,18 +179,21 @@ class AlertEnricher:
         return load_ohlcv(ticker, timeframe, source=self.source, settings=self.settings)
 
 
-def _model_opinion(ticker: str, timeframe: str, settings: Settings) -> dict[str, Any] | None:
-    """The active model's latest prediction for this market, when the inference layer and a model exist."""
+def _model_opinion(engine: Engine, settings: Settings, source: str, ticker: str, timeframe: str,
+                   ohlcv: pd.DataFrame) -> dict[str, Any] | None:
+    with engine.connect() as connection:
+        active = connection.execute(_ACTIVE_MODEL, {"timeframe": timeframe}).first()
+    if active is None:
+        return None
     try:
-        predict = importlib.import_module("pinelab_core.predict")
+        from pinelab_core.models.inference import predict
     except ImportError:
         return None
-    latest = getattr(predict, "predict_latest", None)
-    if latest is None:
-        return None
     try:
-        prediction = latest(ticker, timeframe, settings=settings)
-    except (PinelabError, ImportError, TypeError) as exc:
+        prediction = predict(ticker, timeframe, source=source, settings=settings, ohlcv=ohlcv, forecasts=False,
+                             log=False)
+    except (PinelabError, ImportError) as exc:
         return {"error": str(exc)[:300]}
-    fields = ("signal", "confidence", "bar_time", "model")
-    return {name: str(getattr(prediction, name)) for name in fields if hasattr(prediction, name)}
+    return {"signal": prediction.signal.value, "confidence": round(float(prediction.confidence), 4),
+            "agreement": round(float(prediction.agreement), 4), "bar_time": prediction.bar_time.isoformat(),
+            "models": list(prediction.model_versions)}
