@@ -99,6 +99,13 @@ def test_volume_has_intraday_and_weekly_seasonality(btc_hourly: pd.DataFrame) ->
     assert by_day.loc[5:6].mean() < 0.85 * by_day.loc[0:4].mean()  # quieter weekends
 
 
+def test_equity_intraday_volume_is_u_shaped() -> None:
+    bars = simulate_ohlcv("DEMO-EQUITY", "30m")
+    by_time = bars["volume"].groupby(bars.index.strftime("%H:%M")).median()
+    midday = by_time.loc["17:00":"18:00"].mean()
+    assert by_time["14:30"] > 1.5 * midday and by_time["20:30"] > 1.5 * midday
+
+
 def test_equity_sessions_open_with_gaps() -> None:
     frame = simulate_ohlcv("DEMO-EQUITY", "1d")
     gaps = (frame["open"] / frame["close"].shift(1)).iloc[1:]
