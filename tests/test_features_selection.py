@@ -65,7 +65,7 @@ def test_forward_direction_label_looks_forward_and_leaves_the_tail_unknown() -> 
 def test_drop_correlated_keeps_the_preferred_of_each_near_duplicate(planted: tuple[pd.DataFrame, pd.Series]) -> None:
     features, _ = planted
     assert "echo" not in drop_correlated(features, threshold=0.95).columns
-    kept = drop_correlated(features, threshold=0.95, prefer=["echo"])
+    kept = drop_correlated(features, threshold=0.95, prefer=pd.Series(["echo"]))  # e.g. a ranking's column
     assert "echo" in kept.columns and "noise_0" not in kept.columns and len(kept.columns) == 7
     with pytest.raises(DataValidationError):
         drop_correlated(features, threshold=0.0)

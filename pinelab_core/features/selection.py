@@ -190,7 +190,8 @@ def drop_correlated(
     if not 0.0 < threshold <= 1.0:
         raise DataValidationError(f"threshold must be in (0, 1], got {threshold}.")
     corr = _correlation(features).abs()
-    order = [c for c in (prefer or []) if c in corr.index] + [c for c in corr.index if c not in set(prefer or [])]
+    preferred = [c for c in (list(prefer) if prefer is not None else []) if c in corr.index]
+    order = list(dict.fromkeys(preferred)) + [c for c in corr.index if c not in set(preferred)]
     kept: list[str] = []
     values = corr.loc[order, order].to_numpy()
     keep_mask = np.zeros(len(order), dtype=bool)
