@@ -30,7 +30,7 @@ def test_second_call_reads_the_snapshot_instead_of_recomputing(settings: Setting
     def fail(*_args: object, **_kwargs: object) -> None:
         raise AssertionError("recomputed despite a valid snapshot")
 
-    monkeypatch.setattr(cache, "build_features", fail)
+    monkeypatch.setattr(cache, "build_feature_frame", fail)
     again = build_features_cached(bars, settings, groups="trend", dtype="float32")
     pd.testing.assert_frame_equal(again, first.astype("float32"), check_freq=False)
 

@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from pinelab_core.cli.common import add_data_options, emit, settings_from_args
 from pinelab_core.errors import DataValidationError
 
@@ -60,6 +62,7 @@ def _build(args: argparse.Namespace, ohlcv: Any, settings: Any, out: Path | None
     from pinelab_core.features import build_features_cached
 
     matrix = build_features_cached(ohlcv, settings, groups=args.groups, dtype="float32" if args.float32 else "float64")
+    assert isinstance(matrix, pd.DataFrame)  # one frame in, one frame out (dicts give dicts)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         if out.suffix.lower() == ".csv":

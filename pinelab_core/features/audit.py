@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from pinelab_core.errors import DataValidationError
-from pinelab_core.features.builder import build_features, check_ohlcv
+from pinelab_core.features.builder import build_feature_frame, check_ohlcv
 
 __all__ = ["AUDIT_ATOL", "AUDIT_RTOL", "audit_cut_points", "causality_audit"]
 
@@ -61,7 +61,7 @@ def causality_audit(
         seed: Seed of the random cut points (same seed, same cuts).
         groups: Feature groups to audit; None audits all.
         builder: The feature function to audit, `builder(ohlcv, groups=...) -> DataFrame`; defaults to
-            `build_features`. Tests pass a deliberately leaky builder here to show the audit catches it.
+            `build_features` (one frame). Tests pass a deliberately leaky builder here to show the audit catches it.
 
     Returns:
         One row per feature: feature, passed, max_abs_diff (inf where a value and a NaN disagree),
@@ -75,7 +75,7 @@ def causality_audit(
         raise DataValidationError(f"The causality audit needs at least {_MIN_ROWS} bars, got {len(frame)}.")
     if n_cuts < 1:
         raise DataValidationError(f"n_cuts must be at least 1, got {n_cuts}.")
-    build = builder or build_features
+    build = builder or build_feature_frame
     full = build(frame, groups=groups)
     values = full.to_numpy(dtype=np.float64)
     max_diff = np.zeros(values.shape[1])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable, Mapping
-from typing import Literal, overload
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -14,21 +14,9 @@ from pinelab_core.features.registry import select_specs
 from pinelab_core.features.spec import Bars, FeatureSpec
 from pinelab_core.types import INDEX_NAME, OHLCV_COLUMNS
 
-__all__ = ["build_features", "check_ohlcv"]
+__all__ = ["build_feature_frame", "build_features", "check_ohlcv"]
 
 FeatureDtype = Literal["float64", "float32"]
-
-
-@overload
-def build_features(
-    ohlcv: pd.DataFrame, groups: Iterable[str] | str | None = ..., dtype: FeatureDtype = ...
-) -> pd.DataFrame: ...
-
-
-@overload
-def build_features(
-    ohlcv: Mapping[str, pd.DataFrame], groups: Iterable[str] | str | None = ..., dtype: FeatureDtype = ...
-) -> dict[str, pd.DataFrame]: ...
 
 
 def build_features(
@@ -52,14 +40,26 @@ def build_features(
     Raises:
         DataValidationError: the input is not an OHLCV frame, or a group name is unknown.
     """
-    if dtype not in ("float64", "float32"):
-        raise DataValidationError(f"dtype must be 'float64' or 'float32', got {dtype!r}.")
+    _check_dtype(dtype)
     specs = select_specs(groups)
     if isinstance(ohlcv, Mapping):
         return {symbol: _build_one(frame, specs, dtype, f"symbol {symbol!r}") for symbol, frame in ohlcv.items()}
     if isinstance(ohlcv, pd.DataFrame) and isinstance(ohlcv.index, pd.MultiIndex):
         return _build_panel(ohlcv, specs, dtype)
     return _build_one(ohlcv, specs, dtype, "the OHLCV frame")
+
+
+def build_feature_frame(
+    ohlcv: pd.DataFrame, groups: Iterable[str] | str | None = None, dtype: FeatureDtype = "float64"
+) -> pd.DataFrame:
+    """`build_features` for exactly one OHLCV frame (no dict or panel), typed as returning a frame."""
+    _check_dtype(dtype)
+    return _build_one(ohlcv, select_specs(groups), dtype, "the OHLCV frame")
+
+
+def _check_dtype(dtype: str) -> None:
+    if dtype not in ("float64", "float32"):
+        raise DataValidationError(f"dtype must be 'float64' or 'float32', got {dtype!r}.")
 
 
 def _build_one(ohlcv: pd.DataFrame, specs: tuple[FeatureSpec, ...], dtype: str, where: str) -> pd.DataFrame:

@@ -17,7 +17,7 @@ import pandas as pd
 from sqlmodel import Session, select
 
 from pinelab_core.config import Settings
-from pinelab_core.features.builder import FeatureDtype, build_features, check_ohlcv
+from pinelab_core.features.builder import FeatureDtype, build_feature_frame, check_ohlcv
 from pinelab_core.features.registry import FEATURE_SET_VERSION, select_specs
 from pinelab_core.store import get_engine
 from pinelab_core.store.tables import FeatureSnapshotRow
@@ -79,7 +79,7 @@ def _cached_one(
         cached = _read_snapshot(cached_path, names, len(frame))
         if cached is not None:
             return cached.astype(dtype)
-    matrix = build_features(frame, groups=groups, dtype="float64")
+    matrix = build_feature_frame(frame, groups=groups, dtype="float64")
     path = _snapshot_path(settings, fingerprint, group_key)
     _write_atomically(matrix, path)
     _record_snapshot(engine, fingerprint, group_key, path, matrix)

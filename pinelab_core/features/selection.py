@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -143,7 +143,7 @@ def _mutual_information(split: _Split, usable: list[str], seed: int) -> np.ndarr
 def _model_importance(split: _Split, usable: list[str], seed: int, n_repeats: int, *, permutation: bool) -> np.ndarray:
     import lightgbm as lgb
 
-    params = {"n_estimators": 100, "learning_rate": 0.1, "num_leaves": 15, "min_child_samples": 20,
+    params: dict[str, Any] = {"n_estimators": 100, "learning_rate": 0.1, "num_leaves": 15, "min_child_samples": 20,
               "subsample": 0.8, "subsample_freq": 1, "colsample_bytree": 0.8, "random_state": seed,
               "n_jobs": 1, "verbose": -1}
     model = lgb.LGBMClassifier(**params) if split.is_classification else lgb.LGBMRegressor(**params)

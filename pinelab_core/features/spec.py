@@ -83,7 +83,7 @@ def feature_factory(group: str) -> Callable[..., FeatureSpec]:
 @cache
 def talib_lookback(function: str, **params: Any) -> int:
     """TA-Lib's own warm-up length for `function` with `params` (its first valid output row)."""
-    fn = abstract.Function(function)
+    fn = abstract.Function(function)  # type: ignore[attr-defined]
     if params:
         fn.parameters = params
     return int(fn.lookback)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 import pywt
+import talib
 from scipy.signal import lfilter
 
 from pinelab_core.features.spec import Bars, ComputeFn, FeatureSpec, feature_factory
@@ -165,8 +166,7 @@ def _wavelet_band_energy(b: Bars) -> np.ndarray:
         for column, coefficients in enumerate(bands):
             squared = np.full(len(b), np.nan)
             squared[1 + settle :] = coefficients[settle:] ** 2
-            energy[:, column] = b.ta_on("SMA", f"wavelet_band_{column}", lambda sq=squared: sq,
-                                        timeperiod=ENERGY_WINDOW)
+            energy[:, column] = talib.SMA(squared, timeperiod=ENERGY_WINDOW)
         with np.errstate(divide="ignore", invalid="ignore"):
             return energy / energy.sum(axis=1, keepdims=True)
 
