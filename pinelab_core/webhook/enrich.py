@@ -13,9 +13,11 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Engine
@@ -42,6 +44,14 @@ OhlcvLoader = Callable[[str, str], pd.DataFrame]
 _STOP = -1
 
 
+@dataclass(frozen=True)
+class _Market:
+    ohlcv: pd.DataFrame
+    context: pd.DataFrame
+    times: np.ndarray  # bar open times, int64 ns, for a cheap per-alert lookup
+    step_ns: int
+
+
 class AlertEnricher:
     """Background enrichment of stored alerts. `enqueue(ids)` never blocks; overflow is logged and skipped."""
 
@@ -53,8 +63,8 @@ class AlertEnricher:
         self.loader = loader or self._load_ohlcv
         self.cache_seconds = cache_seconds
         self._queue: queue.Queue[int] = queue.Queue(maxsize=max_backlog)
-        self._cache: dict[tuple[str, str], tuple[float, tuple[pd.DataFrame, pd.DataFrame] | str]] = {}
-        self._bars: dict[tuple[str, str, int], dict[str, Any] | None] = {}
+        self._cache: dict[tuple[str, str], tuple[float, _Market | str]] = {}
+        self._results: dict[tuple[str, str, int, int], tuple[str, str]] = {}
         self._opinions: dict[tuple[str, str], dict[str, Any] | None] = {}
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -90,7 +100,7 @@ class AlertEnricher:
         updates = []
         for row in rows:
             status, details = self._details(row)
-            updates.append({"row_id": row.id, "status": status, "details": json.dumps(details, default=str)})
+            updates.append({"row_id": row.id, "status": status, "details": details})
         if updates:
             # One executemany in one short transaction: the writer thread is kept waiting as little as possible.
             with self.engine.begin() as connection:
@@ -114,50 +124,52 @@ class AlertEnricher:
             if ids[-1] == _STOP:
                 return
 
-    def _details(self, row: Any) -> tuple[str, dict[str, Any]]:
+    def _details(self, row: Any) -> tuple[str, str]:
+        """(status, enrichment JSON) of one alert. Alerts on the same market and bar share one result."""
         timeframe = interval_timeframe(row.interval) or "1d"
+        market = self._market(row.ticker, timeframe)
+        if isinstance(market, str):
+            failed = {"data_source": self.source, "timeframe": timeframe, "error": market}
+            return "enrich_failed", json.dumps(failed)
+        received = row.received_at if row.received_at.tzinfo else row.received_at.replace(tzinfo=UTC)
+        received_ns = int(received.timestamp() * 1e9)
+        bar = int(np.searchsorted(market.times, received_ns, side="right"))
+        behind = (received_ns - int(market.times[-1])) // market.step_ns
+        key = (row.ticker, row.interval, bar, behind)
+        if key not in self._results:
+            if len(self._results) > 10_000:
+                self._results.clear()
+            self._results[key] = ("enriched", json.dumps(self._describe(row, timeframe, market, received, behind),
+                                                         default=str))
+        return self._results[key]
+
+    def _describe(self, row: Any, timeframe: str, market: _Market, received: datetime, behind: int) -> dict[str, Any]:
         details: dict[str, Any] = {"data_source": self.source, "simulated": self.source == "demo",
-                                   "timeframe": timeframe}
-        if not row.interval or not interval_timeframe(row.interval):
+                                   "timeframe": timeframe, "market": context_at(market.context, received)}
+        if not interval_timeframe(row.interval):
             details["note"] = f"interval {row.interval!r} has no PineLab bar size; daily bars used"
-        loaded = self._market(row.ticker, timeframe)
-        if isinstance(loaded, str):
-            details["error"] = loaded
-            return "enrich_failed", details
-        ohlcv, frame = loaded
-        received = pd.Timestamp(row.received_at if row.received_at.tzinfo else row.received_at.replace(tzinfo=UTC))
-        details["market"] = self._market_at(row.ticker, timeframe, frame, received)
-        behind = int((received - frame.index[-1]) / Timeframe.parse(timeframe).offset)
         if behind > 1:  # say so rather than pass an old bar off as the alert's
             details["stale"] = True
-            details["note"] = f"data ends {behind} bars before the alert (last bar {frame.index[-1].isoformat()})"
-        opinion = self._model_opinion(row.ticker, timeframe, ohlcv)
+            last_bar = market.context.index[-1].isoformat()
+            details["note"] = f"data ends {behind} bars before the alert (last bar {last_bar})"
+        opinion = self._model_opinion(row.ticker, timeframe, market.ohlcv)
         if opinion is not None:
             details["model"] = opinion
-        return "enriched", details
+        return details
 
-    def _market_at(self, ticker: str, timeframe: str, frame: pd.DataFrame, received: datetime) -> dict[str, Any] | None:
-        # A burst of alerts mostly lands on one bar: read that bar's context once.
-        bar = int(frame.index.searchsorted(pd.Timestamp(received), side="right"))
-        key = (ticker, timeframe, bar)
-        if key not in self._bars:
-            if len(self._bars) > 10_000:
-                self._bars.clear()
-            self._bars[key] = context_at(frame, received)
-        return self._bars[key]
-
-    def _market(self, ticker: str, timeframe: str) -> tuple[pd.DataFrame, pd.DataFrame] | str:
-        """(OHLCV, context frame) of a market, cached for `cache_seconds`; the error text when it cannot load."""
+    def _market(self, ticker: str, timeframe: str) -> _Market | str:
+        """A market's bars and context, cached for `cache_seconds`; the error text when it cannot load."""
         key = (ticker, timeframe)
         cached = self._cache.get(key)
         if cached is not None and time.monotonic() - cached[0] < self.cache_seconds:
             return cached[1]
-        value: tuple[pd.DataFrame, pd.DataFrame] | str
-        self._bars.clear()  # bar contexts and opinions belong to the frames being replaced
+        value: _Market | str
+        self._results.clear()  # results and opinions belong to the frames being replaced
         self._opinions.clear()
         try:
             ohlcv = self.loader(ticker, timeframe)
-            value = (ohlcv, context_frame(ohlcv))
+            times = ohlcv.index.as_unit("ns").asi8
+            value = _Market(ohlcv, context_frame(ohlcv), times, Timeframe.parse(timeframe).seconds * 10**9)
         except (PinelabError, ImportError) as exc:
             value = str(exc)
         self._cache[key] = (time.monotonic(), value)
