@@ -195,3 +195,22 @@ def test_real_worker_trains_and_registers(settings: Settings) -> None:
     assert info.job_id == job_id and info.metrics["balanced_accuracy"] == version["metrics"]["balanced_accuracy"]
     logs = job_logs(settings, job_id)
     assert (logs["level"] == "METRIC").any() and logs["message"].str.contains("registered").any()
+
+
+@pytest.mark.slow
+def test_real_worker_stops_on_cancel(settings: Settings) -> None:
+    params = {"symbols": ["DEMO-EQUITY"], "models": ["lightgbm"], "groups": ["momentum"],
+              "model_params": {"lightgbm": {"n_estimators": 100_000, "early_stopping_rounds": 0, "num_threads": 1}}}
+    job_id = submit_job(settings, "train", params)
+    deadline = time.monotonic() + 120
+    while get_job(settings, job_id).progress == 0 and time.monotonic() < deadline:
+        time.sleep(0.2)  # wait until the worker is inside the first fold's boosting
+    assert get_job(settings, job_id).status == "running"
+    cancel_job(settings, job_id)
+    while get_job(settings, job_id).status == "running" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    job = get_job(settings, job_id)
+    assert job.status == "cancelled" and job.error == "cancelled on request"  # stopped itself, not killed
+    while jobs._process_alive(int(job.pid or 0)) and time.monotonic() < deadline:
+        time.sleep(0.2)  # the worker exits after dispatching the (empty) queue
+    assert not jobs._process_alive(int(job.pid or 0))
