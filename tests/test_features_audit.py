@@ -8,6 +8,8 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pinelab_core.errors import DataValidationError
 from pinelab_core.features import build_features, causality_audit, feature_catalog
@@ -97,3 +99,15 @@ def test_raw_cumulative_lines_depend_on_the_start_but_their_scale_free_variants_
     assert offset.abs().min() > 1.0 and np.ptp(offset) < 1e-6  # a constant shift: causal, but start-dependent
     for name in ("obv_slope_20", "obv_z_50", "ad_slope_20"):
         np.testing.assert_allclose(late.loc[tail, name], full.loc[tail, name], rtol=1e-7, atol=1e-9, err_msg=name)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), n=st.integers(40, 400), cut_share=st.floats(0.05, 0.95))
+def test_any_prefix_reproduces_the_full_matrix(seed: int, n: int, cut_share: float) -> None:
+    """Property: for any market and any cut, the prefix's features equal the full matrix's first rows."""
+    bars = random_walk_ohlcv(n, seed=seed, freq="15min")
+    cut = max(1, int(n * cut_share))
+    groups = ["volatility", "statistics", "structure", "time", "spectral", "patterns"]
+    full = build_features(bars, groups=groups).iloc[:cut]
+    part = build_features(bars.iloc[:cut], groups=groups)
+    pd.testing.assert_frame_equal(part, full, check_freq=False, rtol=1e-9, atol=1e-12)

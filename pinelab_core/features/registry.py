@@ -16,6 +16,7 @@ import pandas as pd
 
 from pinelab_core.errors import DataValidationError
 from pinelab_core.features import (
+    levels,
     momentum,
     patterns,
     regime,
@@ -75,7 +76,7 @@ def _feature_set_version() -> str:
     digest = hashlib.sha256(f"revision={FEATURE_ENGINE_REVISION}".encode())
     for item in SPECS:
         digest.update(f"{item.name}|{item.group}|{item.params_text}|{item.lookback}".encode())
-    for module in (spec, *_GROUP_MODULES.values()):
+    for module in (spec, levels, *_GROUP_MODULES.values()):  # levels: the swing definition structure reuses
         try:
             digest.update(inspect.getsource(module).encode())
         except (OSError, TypeError):  # no source (frozen install): fall back to the specs alone
