@@ -63,7 +63,7 @@ except PinelabError as exc:
     show_error(exc)
     st.stop()
 catalog = feature_catalog(list(groups))
-window = int(st.number_input("Analysis window (latest bars)", min_value=300, max_value=max(300, len(ohlcv)),
+window = int(st.number_input("Analysis window (latest bars)", min_value=min(300, len(ohlcv)), max_value=len(ohlcv),
                              value=min(len(ohlcv), 3_000), step=500, key="features_window",
                              help="Correlation, regimes, ranking and the audit use the latest bars only."))
 st.caption(f"{matrix.shape[1]} features × {len(matrix):,} bars; warm-up rows are NaN, never back-filled.")
@@ -129,11 +129,15 @@ with tabs[6]:
     if st.button("Run the audit", key="features_audit_go"):
         st.session_state["features_audit_on"] = True
     if st.session_state.get("features_audit_on"):
-        report = audit(key, groups, window, cuts, ohlcv)
-        failed = int((~report["passed"]).sum())
-        (st.error if failed else st.success)(f"{len(report) - failed} of {len(report)} features passed.")
-        st.plotly_chart(audit_figure(report, catalog), theme=None)
-        st.dataframe(report, hide_index=True, width="stretch", height=300)
+        try:
+            report = audit(key, groups, window, cuts, ohlcv)
+        except PinelabError as exc:
+            show_error(exc)
+        else:
+            failed = int((~report["passed"]).sum())
+            (st.error if failed else st.success)(f"{len(report) - failed} of {len(report)} features passed.")
+            st.plotly_chart(audit_figure(report, catalog), theme=None)
+            st.dataframe(report, hide_index=True, width="stretch", height=300)
 
 with tabs[7]:
     stem = f"features_{selection.symbol}_{selection.timeframe.value}".replace("/", "-")

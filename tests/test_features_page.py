@@ -45,3 +45,16 @@ def test_ranking_and_audit_run_on_request() -> None:
     titles = [chart.proto.spec for chart in app.get("plotly_chart")]
     assert len(titles) == 5 and any("vs 5-bar direction" in spec for spec in titles)
     assert not app.error
+
+
+def test_a_short_uploaded_file_explains_instead_of_crashing(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    rows = [f"2024-01-{day:02d},{100 + day},{102 + day},{99 + day},{101 + day},{1000 + day}" for day in range(1, 29)]
+    path = tmp_path / "short.csv"
+    path.write_text("Date,Open,High,Low,Close,Volume\n" + "\n".join(rows) + "\n")
+    app = _page(market_source="file", market_file=str(path))
+    assert not app.exception, [e.value for e in app.exception]
+    assert app.title[0].value.startswith("Features · short")
+    app.button(key="features_rank_go").click().run()
+    app.button(key="features_audit_go").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert app.error  # too little history for correlations and ranking: said, not crashed
