@@ -47,6 +47,12 @@ Predictions and explanations
     explain_history(symbol, ..., bars=150) -> SHAP values over recent bars (global importance, beeswarm)
     resolve_outcomes(settings, ohlcv_loader) -> fills in logged predictions' outcomes once their horizon passed
     prediction_history(settings, symbol=None, timeframe=None) -> logged predictions with outcomes
+Signals and the TradingView webhook
+    run_signal_desk(ohlcv, symbol, timeframe, engine=...) -> SignalDesk (consensus, feed, weights, track records)
+    parse_alert(body, content_type="") -> TradingViewAlert; alert_template() -> the message to paste into TradingView
+    list_alerts(engine, limit=50) -> received alerts, newest first; signal_feed(engine) -> alerts + every source's calls
+    SIGNAL_SOURCES, register_source(name, produce, description); Signal, AggregateSignal, WeightRule, SizingRule
+    create_webhook_app(settings) -> FastAPI sidecar (`pinelab webhook` serves it)
 Configuration and errors
     Settings, PinelabError, DataFetchError, DataValidationError, ConfigError, ModelSchemaError, ...
 """
@@ -58,6 +64,20 @@ from typing import Any
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
+    "run_signal_desk": "pinelab_core.signals.desk",
+    "SignalDesk": "pinelab_core.signals.desk",
+    "parse_alert": "pinelab_core.signals.tradingview",
+    "alert_template": "pinelab_core.signals.tradingview",
+    "TradingViewAlert": "pinelab_core.signals.tradingview",
+    "list_alerts": "pinelab_core.signals.alerts",
+    "signal_feed": "pinelab_core.signals.feed",
+    "SIGNAL_SOURCES": "pinelab_core.signals.sources",
+    "register_source": "pinelab_core.signals.sources",
+    "Signal": "pinelab_core.signals.sources",
+    "AggregateSignal": "pinelab_core.signals.aggregate",
+    "SizingRule": "pinelab_core.signals.aggregate",
+    "WeightRule": "pinelab_core.signals.weights",
+    "create_webhook_app": "pinelab_core.webhook",
     "Settings": "pinelab_core.config",
     "walk_forward": "pinelab_core.training",
     "TrainReport": "pinelab_core.training",

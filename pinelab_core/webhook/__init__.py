@@ -10,4 +10,7 @@ Nothing here imports streamlit or the model libraries.
 from pinelab_core.webhook.app import ALERT_PATH, create_app
 from pinelab_core.webhook.server import check_binding, serve
 
-__all__ = ["ALERT_PATH", "check_binding", "create_app", "serve"]
+#: The name `pinelab_core` exports it under, where "create_app" alone would be ambiguous.
+create_webhook_app = create_app
+
+__all__ = ["ALERT_PATH", "check_binding", "create_app", "create_webhook_app", "serve"]
