@@ -122,15 +122,15 @@ def predict_probabilities(
     """Softmax probabilities of `net` for every input row, in order, as float64 (n, n_classes)."""
     net.eval()
     precision = _precision(device, mixed_precision)
-    chunks: list[np.ndarray] = []
+    chunks: list[torch.Tensor] = []
     for start in range(0, len(inputs), batch_size):
         batch = _to_device(inputs[start:start + batch_size], device)
         with _autocast(device, precision):
             logits = net(batch)
-        chunks.append(torch.softmax(logits.float(), dim=-1).cpu().numpy().astype(np.float64))
+        chunks.append(torch.softmax(logits.float(), dim=-1))
     if not chunks:
         return np.empty((0, _n_classes(net)))
-    return np.concatenate(chunks)
+    return torch.cat(chunks).cpu().numpy().astype(np.float64)  # one device-to-host copy at the end
 
 
 def _train_epoch(
@@ -138,7 +138,8 @@ def _train_epoch(
     weight: torch.Tensor, precision: _Precision, config: TrainerConfig, device: torch.device,
 ) -> float:
     net.train()
-    total, weight_sum = 0.0, 0.0
+    # Sums stay on the device: a float() per batch would make the host wait for the GPU on every step.
+    total, weight_sum = torch.zeros((), device=device), torch.zeros((), device=device)
     for batch_x, batch_y in _batches(inputs, labels, order, config.batch_size, device):
         optimizer.zero_grad(set_to_none=True)
         with _autocast(device, precision):
@@ -151,9 +152,9 @@ def _train_epoch(
         nn.utils.clip_grad_norm_(net.parameters(), config.grad_clip)
         precision.scaler.step(optimizer)
         precision.scaler.update()
-        total += float(loss_sum.detach())
-        weight_sum += float(batch_weight)
-    return total / weight_sum if weight_sum else math.nan
+        total += loss_sum.detach()
+        weight_sum += batch_weight.detach()
+    return _ratio(total, weight_sum)
 
 
 @torch.no_grad()
@@ -162,14 +163,20 @@ def _evaluate(
     config: TrainerConfig, device: torch.device,
 ) -> float:
     net.eval()
-    total, weight_sum = 0.0, 0.0
+    total, weight_sum = torch.zeros((), device=device), torch.zeros((), device=device)
     order = np.arange(len(labels))
     for batch_x, batch_y in _batches(inputs, labels, order, max(config.batch_size, 1024), device):
         with _autocast(device, precision):
             logits = net(batch_x)
-        total += float(functional.cross_entropy(logits.float(), batch_y, weight=weight, reduction="sum"))
-        weight_sum += float(weight[batch_y].sum())
-    return total / weight_sum if weight_sum else math.nan
+        total += functional.cross_entropy(logits.float(), batch_y, weight=weight, reduction="sum")
+        weight_sum += weight[batch_y].sum()
+    return _ratio(total, weight_sum)
+
+
+def _ratio(total: torch.Tensor, weight_sum: torch.Tensor) -> float:
+    """Weighted mean loss of an epoch, read from the device once."""
+    denominator = float(weight_sum)
+    return float(total) / denominator if denominator else math.nan
 
 
 def _batches(
