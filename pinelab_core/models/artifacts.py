@@ -13,13 +13,17 @@ import json
 import math
 import platform
 import re
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pinelab_core.errors import ModelSchemaError
+from pinelab_core.models.schema import feature_schema_difference
+
+if TYPE_CHECKING:
+    from pinelab_core.models.base import Model
 
 __all__ = [
     "MANIFEST_FILE",
@@ -27,6 +31,7 @@ __all__ = [
     "ModelManifest",
     "check_model_name",
     "combined_checksum",
+    "complete_manifest",
     "file_checksums",
     "library_versions",
     "model_slug",
@@ -160,6 +165,28 @@ def verify_checksums(directory: Path, manifest: ModelManifest) -> None:
                 f"Checksum mismatch for {path}: the file changed after the model was registered. "
                 "Restore it or retrain the model."
             )
+
+
+def complete_manifest(model: Model, manifest: ModelManifest) -> ModelManifest:
+    """A copy of `manifest` with what the fitted model knows filled in, after checking they agree."""
+    check_model_name(manifest.name)
+    if not model.feature_names_:
+        raise ModelSchemaError("The model is not fitted (it has no feature names). Fit it before registering.")
+    if manifest.kind and manifest.kind != model.kind:
+        raise ModelSchemaError(f"The manifest says kind {manifest.kind!r} but the model is {model.kind!r}.")
+    if manifest.feature_names:
+        difference = feature_schema_difference(model.feature_names_, manifest.feature_names)
+        if difference is not None:
+            raise ModelSchemaError(f"The manifest's features differ from the fitted model's: {difference}.")
+    importance = model.feature_importance()
+    return replace(
+        manifest, kind=model.kind, feature_names=list(model.feature_names_),
+        library_versions=manifest.library_versions or library_versions(),
+        device=manifest.device or model.fitted_device_, seed=manifest.seed if manifest.seed else model.seed,
+        feature_importance=manifest.feature_importance or (
+            {str(k): float(v) for k, v in importance.items()} if importance is not None else {}),
+        created_at=utc_timestamp(), options=manifest.options or dict(model.params),
+    )
 
 
 def utc_timestamp() -> str:

@@ -35,11 +35,9 @@ from pinelab_core.errors import DataValidationError, ModelNotFoundError, ModelSc
 from pinelab_core.models.artifacts import (
     OOF_FILE,
     ModelManifest,
-    check_model_name,
     combined_checksum,
+    complete_manifest,
     file_checksums,
-    library_versions,
-    utc_timestamp,
     verify_checksums,
 )
 from pinelab_core.models.base import Model
@@ -121,7 +119,7 @@ def register_model(
         ModelSchemaError: bad name, or the manifest's features or kind contradict the model.
         DataValidationError: `oof` is not a time-indexed frame with a `y_true` column.
     """
-    manifest = _complete_manifest(model, manifest)
+    manifest = complete_manifest(model, manifest)
     root = settings.models_dir / manifest.name
     staging = root / f".staging-{uuid.uuid4().hex}"
     staging.mkdir(parents=True)
@@ -299,27 +297,6 @@ def compare_versions(
     columns = {info.ref: pd.Series({k: v for k, v in info.metrics.items() if _is_number(v)}, dtype="float64")
                for info in infos}
     return pd.DataFrame(columns)
-
-
-def _complete_manifest(model: Model, manifest: ModelManifest) -> ModelManifest:
-    check_model_name(manifest.name)
-    if not model.feature_names_:
-        raise ModelSchemaError("The model is not fitted (it has no feature names). Fit it before registering.")
-    if manifest.kind and manifest.kind != model.kind:
-        raise ModelSchemaError(f"The manifest says kind {manifest.kind!r} but the model is {model.kind!r}.")
-    if manifest.feature_names:
-        difference = feature_schema_difference(model.feature_names_, manifest.feature_names)
-        if difference is not None:
-            raise ModelSchemaError(f"The manifest's features differ from the fitted model's: {difference}.")
-    importance = model.feature_importance()
-    return replace(
-        manifest, kind=model.kind, feature_names=list(model.feature_names_),
-        library_versions=manifest.library_versions or library_versions(),
-        device=manifest.device or model.fitted_device_, seed=manifest.seed if manifest.seed else model.seed,
-        feature_importance=manifest.feature_importance or (
-            {str(k): float(v) for k, v in importance.items()} if importance is not None else {}),
-        created_at=utc_timestamp(), options=manifest.options or dict(model.params),
-    )
 
 
 def _publish(settings: Settings, staging: Path, manifest: ModelManifest) -> ModelVersionInfo:
