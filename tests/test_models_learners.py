@@ -163,3 +163,14 @@ def test_candle_inputs_reject_bad_prices() -> None:
     ohlcv.iloc[3, 0] = 0.0
     with pytest.raises(DataValidationError, match="positive prices"):
         candle_inputs(ohlcv)
+
+
+def test_a_short_validation_tail_borrows_training_rows_as_window_context() -> None:
+    X, y = separable_problem()
+    model = create_model("lstm", seed=0, device="cpu", **FAST_PARAMS["lstm"])
+    # 5 validation bars right after training, window 8: only the training rows' features complete their windows.
+    summary = model.fit(X.iloc[:300], y[:300], validation=(X.iloc[300:305], y[300:305]))
+    assert summary.val_loss is not None
+    detached = create_model("lstm", seed=0, device="cpu", **FAST_PARAMS["lstm"])
+    # A validation frame that does not follow the training rows gets no borrowed context (too short: no loss).
+    assert detached.fit(X.iloc[100:400], y[100:400], validation=(X.iloc[:5], y[:5])).val_loss is None
