@@ -117,7 +117,7 @@ def webhook_activity(engine: Engine, *, top_reasons: int = 20) -> WebhookActivit
         reasons = session.exec(
             select(WebhookRequestRow.outcome, WebhookRequestRow.status_code, WebhookRequestRow.reason, func.count())
             .where(col(WebhookRequestRow.status_code) != 200)
-            .group_by(WebhookRequestRow.outcome, WebhookRequestRow.status_code, WebhookRequestRow.reason)
+            .group_by(col(WebhookRequestRow.outcome), col(WebhookRequestRow.status_code), col(WebhookRequestRow.reason))
             .order_by(func.count().desc())
             .limit(top_reasons)
         ).all()

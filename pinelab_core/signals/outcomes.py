@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
+from sqlalchemy import func
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -79,16 +81,13 @@ def record_signals(engine: Engine, signals: Iterable[Signal]) -> int:
     if not rows:
         return 0
     table = SignalOutcomeRow.__table__  # type: ignore[attr-defined]
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table).on_conflict_do_nothing()
+    counting = select(func.count()).select_from(table)
     with engine.begin() as connection:
-        if connection.dialect.name == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert as upsert
-        else:
-            from sqlalchemy.dialects.postgresql import insert as upsert
-        added = 0
-        for start in range(0, len(rows), 500):
-            statement = upsert(table).values(rows[start:start + 500]).on_conflict_do_nothing()
-            added += connection.execute(statement).rowcount or 0
-    return added
+        before = connection.execute(counting).scalar_one()
+        connection.execute(statement, rows)  # executemany: one cached compile, batched VALUES
+        return int(connection.execute(counting).scalar_one() - before)
 
 
 def resolve_outcomes(engine: Engine, ohlcv: pd.DataFrame, symbol: str, timeframe: str,

@@ -80,7 +80,7 @@ _OPENAPI_EXTRA: dict[str, Any] = {
         },
     }
 }
-_REFUSALS = {
+_REFUSALS: dict[int | str, dict[str, Any]] = {
     status: {"description": description, "model": None}
     for status, description in {
         400: "malformed body", 401: "wrong or missing passphrase or signature", 403: "address not allowed",

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -225,13 +226,10 @@ def _insert_alerts(connection: Connection, rows: list[dict[str, Any]]) -> dict[s
 @functools.cache
 def _upsert_statement(dialect: str) -> Any:
     """`INSERT ... ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, dedupe_key` where the dialect has it."""
-    if dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as upsert
-    elif dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as upsert
-    else:
+    dialects = {"sqlite": sqlite, "postgresql": postgresql}
+    if dialect not in dialects:
         return None
-    return upsert(_ALERTS).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(
+    return dialects[dialect].insert(_ALERTS).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(
         _ALERTS.c.id, _ALERTS.c.dedupe_key)
 
 
