@@ -49,6 +49,9 @@ with st.form("training_form"):
         slippage = c.number_input("Slippage (fraction)", 0.0, 0.05, 0.0, 0.0001, format="%.4f",
                                   key="training_slippage")
         activate = d.checkbox("Activate the new versions", key="training_activate")
+        tune_trials = int(a.number_input("Tuning trials (0 = off)", 0, 200, 0, key="training_tune",
+                                         help="Pick hyperparameters by nested walk-forward on the history before "
+                                         "the first test fold, so no test fold influences the choice."))
     launched = st.form_submit_button("Launch training", type="primary")
 
 if launched:
@@ -60,7 +63,7 @@ if launched:
             end=selection.end.isoformat() if selection.end is not None else None,
             models=models, horizon=horizon, label=label, groups=list(groups) or None, train_size=train_size or None,
             test_size=test_size or None, window=window, embargo=embargo, validation_fraction=validation,
-            fees=fees, slippage=slippage, device=device, seed=seed, activate=activate,
+            fees=fees, slippage=slippage, device=device, seed=seed, activate=activate, tune_trials=tune_trials,
         ).validate()
         st.session_state["training_job_pick"] = submit_job(settings, "train", request.to_dict())
     except PinelabError as exc:

@@ -36,6 +36,7 @@ Training (purged walk-forward, background jobs)
         vs buy-and-hold; report.folds; report.overfit; report.model: the final refit)
     LabelSpec(kind="direction" | "triple_barrier", horizon, params); make_labels(ohlcv, spec) -> 0/1/2, NaN
     walk_forward_splits(n_rows, train_size=, test_size=, horizon=, embargo=0, ...) -> [WalkForwardFold]
+    tune(ohlcv, model, search_space=None, n_trials=10) -> TuningResult (nested walk-forward, test folds unseen)
     TrainRequest(symbols, models, ...); train_and_register(settings, request) -> [TrainedVersion]
     submit_job(settings, "train", request.to_dict()) -> job id; cancel_job, get_job, list_jobs, reconcile_jobs
 Backtest metrics
@@ -84,6 +85,7 @@ _EXPORTS: dict[str, str] = {
     "LabelSpec": "pinelab_core.training",
     "make_labels": "pinelab_core.training",
     "walk_forward_splits": "pinelab_core.training",
+    "tune": "pinelab_core.training",
     "TrainRequest": "pinelab_core.training.runner",
     "TrainedVersion": "pinelab_core.training.runner",
     "train_and_register": "pinelab_core.training.runner",

@@ -58,6 +58,8 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--slippage", type=float, default=0.0, help="fraction of traded notional")
     parser.add_argument("--param", action="append", default=[], metavar="[MODEL.]KEY=VALUE",
                         help="model hyperparameter, repeatable: n_estimators=200 (every model) or lstm.window=48")
+    parser.add_argument("--tune", type=int, default=0, metavar="N",
+                        help="try N hyperparameter sets by nested walk-forward first (never scored on test folds)")
     parser.add_argument("--activate", action="store_true", help="make each new version the active one")
     parser.add_argument("--background", action="store_true", help="queue a background job instead; print its id")
 
@@ -72,7 +74,7 @@ def _request_from_args(args: argparse.Namespace, device: str) -> Any:
         groups=_split(args.groups) if args.groups else None, train_size=args.train_size, test_size=args.test_size,
         step=args.step, window=args.window, embargo=args.embargo, fees=args.fees, slippage=args.slippage,
         device=args.device or device, seed=args.seed, activate=args.activate,
-        model_params=_model_params(args.param, models),
+        model_params=_model_params(args.param, models), tune_trials=args.tune,
     ).validate()
 
 

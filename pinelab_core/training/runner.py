@@ -56,6 +56,7 @@ class TrainRequest:
     seed: int = 0
     activate: bool = False
     model_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    tune_trials: int = 0  # > 0: pick hyperparameters by nested walk-forward first (see training.tuning)
 
     def validate(self) -> TrainRequest:
         """Check the request before anything runs; raise a PinelabError that says what to change."""
@@ -72,6 +73,8 @@ class TrainRequest:
         LabelSpec(self.label, self.horizon, self.label_params)
         if self.window not in WINDOWS:
             raise DataValidationError(f"Unknown window {self.window!r}. Use 'expanding' or 'rolling'.")
+        if self.tune_trials < 0:
+            raise DataValidationError(f"tune_trials must be 0 (off) or more, got {self.tune_trials}.")
         if not 0.0 <= self.validation_fraction < 0.9:
             raise DataValidationError(f"validation_fraction must be in [0, 0.9), got {self.validation_fraction}.")
         return self
@@ -135,22 +138,42 @@ def train_and_register(
         for model in request.models:
             done = len(results)
 
-            def on_tick(event: WalkForwardProgress, done: int = done, symbol: str = symbol, model: str = model) -> None:
+            def on_tick(fraction: float, stage: str, event: WalkForwardProgress, done: int = done) -> None:
                 if progress is not None:
-                    stage = f"{symbol} {model}: " + (f"fold {event.fold} of {event.n_folds}"
-                                                     if event.fold <= event.n_folds else "final model")
-                    progress((done + event.fraction) / len(tasks), stage, event)
+                    progress((done + fraction) / len(tasks), stage, event)
 
-            report = walk_forward(
-                ohlcv, model, request.horizon, request.label, request.seed,
-                features=None if model in CANDLE_MODELS else features, label_params=request.label_params,
-                train_size=request.train_size, test_size=request.test_size, step=request.step,
-                window=request.window, embargo=request.embargo, validation_fraction=request.validation_fraction,
-                fees=request.fees, slippage=request.slippage, device=request.device, timeframe=request.timeframe,
-                progress=on_tick, model_params=request.model_params.get(model, {}),
-            )
+            report = _walk_forward_one(ohlcv, None if model in CANDLE_MODELS else features, symbol, model, request,
+                                       on_tick)
             results.append(_register(settings, request, symbol, ohlcv, report, job_id))
     return results
+
+
+def _walk_forward_one(ohlcv: pd.DataFrame, features: pd.DataFrame | None, symbol: str, model: str,
+                      request: TrainRequest, progress: StageCallback) -> TrainReport:
+    """One (symbol, model) run: tuned by nested walk-forward first when the request asks for it."""
+    options: dict[str, Any] = {
+        "label_params": request.label_params, "test_size": request.test_size, "step": request.step,
+        "window": request.window, "embargo": request.embargo, "validation_fraction": request.validation_fraction,
+        "fees": request.fees, "slippage": request.slippage, "device": request.device, "timeframe": request.timeframe,
+    }
+    params = request.model_params.get(model, {})
+
+    def fold_stage(event: WalkForwardProgress) -> str:
+        return f"fold {event.fold} of {event.n_folds}" if event.fold <= event.n_folds else "final model"
+
+    if request.tune_trials:
+        from pinelab_core.training.tuning import tune
+
+        result = tune(ohlcv, model, n_trials=request.tune_trials, seed=request.seed, horizon=request.horizon,
+                      label=request.label, features=features, train_size=request.train_size, model_params=params,
+                      progress=lambda f, stage, e: progress(f, f"{symbol} {model}: {stage}, {fold_stage(e)}", e),
+                      **options)
+        return result.report
+    return walk_forward(
+        ohlcv, model, request.horizon, request.label, request.seed, features=features,
+        train_size=request.train_size, model_params=params,
+        progress=lambda e: progress(e.fraction, f"{symbol} {model}: {fold_stage(e)}", e), **options,
+    )
 
 
 def run_train_job(settings: Settings, params: dict[str, Any], reporter: JobReporter) -> dict[str, Any]:

@@ -59,7 +59,9 @@ WalkForwardCallback = Callable[[WalkForwardProgress], None]
 
 
 @dataclass
-class _Sample:
+class LabelledSample:
+    """The rows a run learns from: inputs, integer labels, and each row's bar number (for purging)."""
+
     X: pd.DataFrame
     y: np.ndarray
     bars: np.ndarray
@@ -126,10 +128,10 @@ def walk_forward(
     spec = LabelSpec(label, horizon, label_params or {})
     model_params = {**(model_params or {}), **more_model_params}
     _check_ohlcv(ohlcv)
-    model_cls = _model_class(model)
-    inputs = _model_inputs(model_cls, ohlcv, features, groups)
-    sample = _labelled_sample(inputs, make_labels(ohlcv, spec))
-    train_size, test_size = _default_sizes(len(sample.y), train_size, test_size)
+    model_cls = resolve_model_class(model)
+    inputs = model_inputs(model_cls, ohlcv, features, groups)
+    sample = labelled_sample(inputs, make_labels(ohlcv, spec))
+    train_size, test_size = default_sizes(len(sample.y), train_size, test_size)
     validation_size = int(round(validation_fraction * train_size))
     folds = walk_forward_splits(
         len(sample.y), train_size=train_size, test_size=test_size, horizon=spec.horizon, step=step, window=window,
@@ -207,7 +209,9 @@ class _Recipe:
             self.progress(event)
 
 
-def _run_fold(recipe: _Recipe, sample: _Sample, fold: WalkForwardFold) -> tuple[dict, pd.DataFrame, pd.Series | None]:
+def _run_fold(
+    recipe: _Recipe, sample: LabelledSample, fold: WalkForwardFold
+) -> tuple[dict, pd.DataFrame, pd.Series | None]:
     """Fit one fold, score it on fit, validation and test rows; return its table row and OOS frame."""
     started = time.perf_counter()
     X, y = sample.X, sample.y
@@ -238,7 +242,7 @@ def _run_fold(recipe: _Recipe, sample: _Sample, fold: WalkForwardFold) -> tuple[
     return row, oos, _normalised_importance(model)
 
 
-def _refit(recipe: _Recipe, sample: _Sample, validation_size: int, horizon: int) -> tuple[Model, FitSummary]:
+def _refit(recipe: _Recipe, sample: LabelledSample, validation_size: int, horizon: int) -> tuple[Model, FitSummary]:
     """The final model: the same recipe on every labelled row (validation tail purged, for early stopping)."""
     rows = np.arange(len(sample.y))
     fit, validation = validation_tail(rows, validation_size, horizon, sample.bars)
@@ -286,7 +290,8 @@ def _mean_importance(importances: list[pd.Series]) -> pd.Series | None:
     return pd.concat(importances, axis=1).fillna(0.0).mean(axis=1).sort_values(ascending=False)
 
 
-def _model_class(model: str | type[Model]) -> type[Model]:
+def resolve_model_class(model: str | type[Model]) -> type[Model]:
+    """A `Model` subclass as given, or the class registered under a name (with a did-you-mean error)."""
     if isinstance(model, type) and issubclass(model, Model):
         return model
     from pinelab_core.models import model_class
@@ -294,7 +299,7 @@ def _model_class(model: str | type[Model]) -> type[Model]:
     return model_class(str(model))
 
 
-def _model_inputs(model_cls: type[Model], ohlcv: pd.DataFrame, features: pd.DataFrame | None,
+def model_inputs(model_cls: type[Model], ohlcv: pd.DataFrame, features: pd.DataFrame | None,
                   groups: list[str] | None) -> pd.DataFrame:
     """The model's input frame: given features, raw candles for candle-reading nets, else `build_features`."""
     if features is not None:
@@ -310,17 +315,18 @@ def _model_inputs(model_cls: type[Model], ohlcv: pd.DataFrame, features: pd.Data
     return build_features(ohlcv, groups=groups)
 
 
-def _labelled_sample(inputs: pd.DataFrame, labels: pd.Series) -> _Sample:
+def labelled_sample(inputs: pd.DataFrame, labels: pd.Series) -> LabelledSample:
     """Rows whose label is known and whose inputs are all finite, with their bar numbers for purging."""
     values = inputs.to_numpy(dtype=float)
     usable = np.isfinite(values).all(axis=1) & labels.notna().to_numpy()
     if not usable.any():
         raise DataValidationError("No row has both a known label and complete features: load a longer history.")
     bars = np.flatnonzero(usable)
-    return _Sample(inputs.iloc[bars].astype(float), labels.to_numpy()[bars].astype(int), bars)
+    return LabelledSample(inputs.iloc[bars].astype(float), labels.to_numpy()[bars].astype(int), bars)
 
 
-def _default_sizes(n_rows: int, train_size: int | None, test_size: int | None) -> tuple[int, int]:
+def default_sizes(n_rows: int, train_size: int | None, test_size: int | None) -> tuple[int, int]:
+    """Initial training rows (default half) and test rows per fold (default: the rest in 5 folds)."""
     train = int(train_size) if train_size else n_rows // 2
     test = int(test_size) if test_size else max(1, -(-(n_rows - train) // DEFAULT_FOLDS))
     return train, test
