@@ -65,7 +65,7 @@ def hand_loop(ohlcv: pd.DataFrame, X: pd.DataFrame, params: dict[str, Any], roun
     for train, test in splitter.split(data):
         booster = _fit(data, y, train, int(round(VALIDATION * first_train)), params, rounds, stop)
         truth.append(y[test])
-        predicted.append(booster.predict(data[test]).argmax(axis=1))
+        predicted.append(np.asarray(booster.predict(data[test])).argmax(axis=1))
     _fit(data, y, np.arange(n), int(round(VALIDATION * first_train)), params, rounds, stop)
     return float(balanced_accuracy_score(np.concatenate(truth), np.concatenate(predicted)))
 

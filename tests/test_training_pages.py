@@ -100,7 +100,7 @@ def test_registry_compares_activates_and_deletes_after_confirmation(trained_job:
     assert not app.exception, [e.value for e in app.exception]
     assert len(app.dataframe[0].value) == 2
     assert len(app.get("plotly_chart")) == 2  # equity and importance side by side
-    target = app.selectbox(key="registry_target").value
+    target = str(app.selectbox(key="registry_target").value)
     name, version = target.rsplit("@v", 1)[0], int(target.rsplit("@v", 1)[1])
     app.button(key="registry_activate").click().run()
     assert any("is now active" in s.value for s in app.success)

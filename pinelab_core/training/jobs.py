@@ -92,7 +92,7 @@ class JobInfo:
             id=int(row.id or 0), kind=row.kind, status=row.status, progress=float(row.progress), stage=row.stage,
             params=json.loads(row.params_json or "{}"), result=json.loads(row.result_json or "{}"),
             error=row.error or "", pid=row.pid, cancel_requested=bool(row.cancel_requested),
-            created_at=_aware(row.created_at), started_at=_aware(row.started_at),
+            created_at=_utc(row.created_at), started_at=_aware(row.started_at),
             finished_at=_aware(row.finished_at), heartbeat_at=_aware(row.heartbeat_at),
         )
 
@@ -181,7 +181,7 @@ def reconcile_jobs(
     for job_id, pid, heartbeat, cancel_requested in snapshot:
         alive = pid is not None and _process_alive(pid)
         silent_s = (now - heartbeat).total_seconds() if heartbeat else float("inf")
-        if cancel_requested and alive and _cancel_age_s(settings, job_id, now) > cancel_grace_s:
+        if cancel_requested and alive and pid is not None and _cancel_age_s(settings, job_id, now) > cancel_grace_s:
             _kill_group(pid)
             note = f"worker ignored the cancel request for {cancel_grace_s:.0f} s and was killed"
             finish_job(settings, job_id, "cancelled", error=note)
@@ -289,7 +289,7 @@ def _cancel_age_s(settings: Settings, job_id: int, now: datetime) -> float:
             select(JobLogRow).where(JobLogRow.job_id == job_id, JobLogRow.message == CANCEL_MESSAGE)
             .order_by(col(JobLogRow.id))
         ).first()
-    return (now - _aware(row.time)).total_seconds() if row is not None else 0.0
+    return (now - _utc(row.time)).total_seconds() if row is not None else 0.0
 
 
 def _spawn_worker(settings: Settings, job_id: int) -> int:
@@ -356,11 +356,13 @@ def _dispatch_lock(settings: Settings) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _aware(moment: datetime | None) -> datetime | None:
+def _utc(moment: datetime) -> datetime:
     """SQLite hands datetimes back naive; they were written in UTC."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    return None if moment is None else _utc(moment)
 
 
 def json_safe(value: Any) -> Any:
