@@ -15,6 +15,7 @@ from pinelab_core.features import (
     forward_direction_label,
     rank_features,
 )
+from pinelab_core.training.labels import LabelSpec, make_labels
 from pinelab_core.ui import app_settings, current_selection, selected_ohlcv, show_error
 from pinelab_core.viz.features import (
     audit_figure,
@@ -23,6 +24,9 @@ from pinelab_core.viz.features import (
     importance_figure,
     regime_distribution,
 )
+
+_LABELS = {"direction": "volatility-scaled direction (training label)", "triple_barrier": "triple barrier",
+           "sign": "sign of the forward return"}
 
 # Underscored arguments are not hashed by st.cache_data: the data fingerprint stands in for the frame.
 
@@ -38,9 +42,13 @@ def correlations(key: str, groups: tuple[str, ...], window: int, _matrix: pd.Dat
 
 
 @st.cache_data(show_spinner="Ranking features…", max_entries=8)
-def ranking(key: str, groups: tuple[str, ...], window: int, method: str, horizon: int,
+def ranking(key: str, groups: tuple[str, ...], window: int, method: str, label_kind: str, horizon: int,
             _ohlcv: pd.DataFrame, _matrix: pd.DataFrame) -> pd.DataFrame:
-    label = forward_direction_label(_ohlcv["close"].tail(window), horizon)
+    recent = _ohlcv.tail(window)
+    if label_kind == "sign":
+        label = forward_direction_label(recent["close"], horizon)
+    else:  # the labels the models train on (volatility-scaled direction, triple barrier)
+        label = make_labels(recent, LabelSpec(kind=label_kind, horizon=horizon))
     return rank_features(_matrix.tail(window), label, method=method, gap=horizon)  # type: ignore[arg-type]
 
 
@@ -107,17 +115,19 @@ with tabs[4]:
         st.plotly_chart(regime_distribution(recent[value], recent[by], kind=kind, regime_names=names), theme=None)
 
 with tabs[5]:
-    left, right = st.columns(2)
+    left, middle, right = st.columns(3)
     method = left.selectbox("Method", ["mutual_info", "lightgbm", "permutation"], key="features_rank_method",
                             help="Fitted on the first 70% of the window; permutation scores the held-out rest.")
+    label_kind = middle.selectbox("Label", list(_LABELS), format_func=_LABELS.get, key="features_rank_label")
     horizon = int(right.number_input("Label horizon (bars)", 1, 100, 5, key="features_rank_horizon",
-                                     help="Label: direction of the close `horizon` bars ahead (+1 / -1)."))
+                                     help="How many bars ahead the label looks."))
     if st.button("Rank features", key="features_rank_go"):
         st.session_state["features_rank_on"] = True
     if st.session_state.get("features_rank_on"):
         try:
-            result = ranking(key, groups, window, method, horizon, ohlcv, matrix)
-            st.plotly_chart(importance_figure(result, title=f"{method} vs {horizon}-bar direction"), theme=None)
+            result = ranking(key, groups, window, method, label_kind, horizon, ohlcv, matrix)
+            title = f"{method} vs {_LABELS[label_kind]}, {horizon} bars"
+            st.plotly_chart(importance_figure(result, title=title), theme=None)
             st.dataframe(result, hide_index=True, width="stretch", height=300)
         except PinelabError as exc:
             show_error(exc)

@@ -42,8 +42,11 @@ def test_ranking_and_audit_run_on_request() -> None:
     app.button(key="features_audit_go").click().run()
     assert not app.exception, [e.value for e in app.exception]
     assert any("features passed" in s.value for s in app.success)
+    app.selectbox(key="features_rank_label").set_value("triple_barrier").run()
+    app.selectbox(key="features_rank_method").set_value("lightgbm").run()
+    assert not app.exception and not app.error
     titles = [chart.proto.spec for chart in app.get("plotly_chart")]
-    assert len(titles) == 5 and any("vs 5-bar direction" in spec for spec in titles)
+    assert len(titles) == 5 and any("lightgbm vs triple barrier" in spec for spec in titles)
     assert not app.error
 
 
