@@ -71,11 +71,11 @@ def run_signal_desk(
     record_signals(engine, signals)
     resolve_outcomes(engine, ohlcv, symbol, tf, weight_rule)
     weights = load_weights(engine, names, weight_rule)
-    outcomes = load_outcomes(engine, symbol=symbol, timeframe=tf, sources=names)
+    all_outcomes = load_outcomes(engine, sources=names)
+    outcomes = all_outcomes[(all_outcomes["symbol"] == symbol) & (all_outcomes["timeframe"] == tf)]
     aggregate = aggregate_signals(signals, weights, ohlcv, symbol=symbol, timeframe=tf, rule=sizing,
                                   track_record=outcomes)
     _store_aggregate(engine, aggregate)
-    all_outcomes = load_outcomes(engine, sources=names)
     _, path = learn_weights(all_outcomes, weight_rule, names)
     similar = {c.source: similar_signals(outcomes, next(s for s in reversed(signals)
                                                         if s.source == c.source and s.time == c.time))

@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func
+from sqlalchemy import bindparam, func, insert, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from pinelab_core.signals.sources import Signal
 from pinelab_core.signals.weights import WeightRule, outcome_reward, update_weight
@@ -33,8 +34,10 @@ __all__ = [
     "source_performance",
 ]
 
-_EVALUATED = ["entry_time", "entry_price", "exit_time", "exit_price", "realised_return", "hit",
-              "duration_bars", "reward"]
+_TABLE = SignalOutcomeRow.__table__  # type: ignore[attr-defined]
+_RESOLVE = update(_TABLE).where(_TABLE.c.id == bindparam("row_id")).values(
+    realised_return=bindparam("realised_return"), hit=bindparam("hit"), duration_bars=bindparam("duration_bars"),
+    exit_time=bindparam("exit_time"), reward=bindparam("reward"), resolved_at=bindparam("resolved_at"))
 
 
 def evaluate_signals(signals: pd.DataFrame, ohlcv: pd.DataFrame) -> pd.DataFrame:
@@ -92,36 +95,55 @@ def record_signals(engine: Engine, signals: Iterable[Signal]) -> int:
 
 def resolve_outcomes(engine: Engine, ohlcv: pd.DataFrame, symbol: str, timeframe: str,
                      rule: WeightRule = WeightRule()) -> int:
-    """Judge every open signal on this market whose horizon has passed; move source weights in exit order."""
-    with Session(engine) as session:
-        open_rows = session.exec(select(SignalOutcomeRow).where(
-            SignalOutcomeRow.symbol == symbol, SignalOutcomeRow.timeframe == timeframe,
-            col(SignalOutcomeRow.resolved_at).is_(None))).all()
+    """Judge every open signal on this market whose horizon has passed; move source weights in exit order.
+
+    Each outcome updates its source's weight exactly once: the rows are marked resolved in the same
+    transaction that stores the new weights.
+    """
+    table = _TABLE
+    with engine.begin() as connection:
+        open_rows = connection.execute(
+            select(table.c.id, table.c.source, table.c.time, table.c.direction, table.c.horizon, table.c.strength)
+            .where(table.c.symbol == symbol, table.c.timeframe == timeframe, table.c.resolved_at.is_(None))).all()
         if not open_rows:
             return 0
-        frame = pd.DataFrame({"time": [_utc(r.time) for r in open_rows], "direction": [r.direction for r in open_rows],
-                              "horizon": [r.horizon for r in open_rows], "strength": [r.strength for r in open_rows]})
+        frame = pd.DataFrame.from_records(open_rows, columns=["id", "source", "time", "direction", "horizon",
+                                                              "strength"])
+        frame["time"] = pd.to_datetime(frame["time"], utc=True)
         judged = evaluate_signals(frame, ohlcv)
         done = judged[judged["exit_time"].notna()].sort_values("exit_time", kind="stable")
-        weights = {w.source: w for w in session.exec(select(SourceWeightRow)).all()}
+        if done.empty:
+            return 0
         now = datetime.now(UTC)
-        for i, outcome in done.iterrows():
-            row = open_rows[int(i)]
-            row.realised_return = float(outcome["realised_return"])
-            row.hit = None if pd.isna(outcome["hit"]) else bool(outcome["hit"])
-            row.duration_bars = int(outcome["duration_bars"])
-            row.exit_time = pd.Timestamp(outcome["exit_time"]).to_pydatetime()
-            row.reward = None if pd.isna(outcome["reward"]) else float(outcome["reward"])
-            row.resolved_at = now
-            session.add(row)
-            if row.reward is not None:
-                weight = weights.setdefault(row.source, SourceWeightRow(source=row.source, weight=rule.initial))
-                weight.weight = update_weight(weight.weight, row.reward, rule)
-                weight.n_outcomes += 1
-                weight.updated_at = now
-                session.add(weight)
-        session.commit()
+        updates = [{
+            "row_id": int(row_id), "realised_return": float(realised), "hit": None if pd.isna(hit) else bool(hit),
+            "duration_bars": int(duration), "exit_time": pd.Timestamp(exit_time).to_pydatetime(),
+            "reward": None if pd.isna(reward) else float(reward), "resolved_at": now,
+        } for row_id, realised, hit, duration, exit_time, reward in zip(
+            done["id"], done["realised_return"], done["hit"], done["duration_bars"], done["exit_time"],
+            done["reward"], strict=True)]
+        connection.execute(_RESOLVE, updates)
+        _move_weights(connection, done, rule, now)
         return len(done)
+
+
+def _move_weights(connection: Any, done: pd.DataFrame, rule: WeightRule, now: datetime) -> None:
+    """Apply each resolved call's reward to its source's weight, in the order the outcomes became known."""
+    weights_table = SourceWeightRow.__table__  # type: ignore[attr-defined]
+    stored = {source: (weight, count) for source, weight, count in connection.execute(
+        select(weights_table.c.source, weights_table.c.weight, weights_table.c.n_outcomes)).all()}
+    moved: dict[str, tuple[float, int]] = {}
+    for source, reward in zip(done["source"], done["reward"], strict=True):
+        if pd.isna(reward):
+            continue
+        weight, count = moved.get(source, stored.get(source, (rule.initial, 0)))
+        moved[source] = (update_weight(weight, float(reward), rule), count + 1)
+    for source, (weight, count) in moved.items():
+        values = {"weight": weight, "n_outcomes": count, "updated_at": now}
+        if source in stored:
+            connection.execute(update(weights_table).where(weights_table.c.source == source).values(**values))
+        else:
+            connection.execute(insert(weights_table).values(source=source, **values))
 
 
 def load_weights(engine: Engine, sources: Iterable[str], rule: WeightRule = WeightRule()) -> dict[str, float]:
@@ -135,20 +157,24 @@ def load_weights(engine: Engine, sources: Iterable[str], rule: WeightRule = Weig
 def load_outcomes(engine: Engine, *, symbol: str | None = None, timeframe: str | None = None,
                   sources: Iterable[str] | None = None) -> pd.DataFrame:
     """Tracked signals (open and resolved) as a frame, oldest first."""
-    query = select(SignalOutcomeRow).order_by(col(SignalOutcomeRow.time))
-    if symbol:
-        query = query.where(SignalOutcomeRow.symbol == symbol)
-    if timeframe:
-        query = query.where(SignalOutcomeRow.timeframe == timeframe)
-    if sources is not None:
-        query = query.where(col(SignalOutcomeRow.source).in_(list(sources)))
-    with Session(engine) as session:
-        rows = session.exec(query).all()
+    table = SignalOutcomeRow.__table__  # type: ignore[attr-defined]
     columns = ["id", "source", "symbol", "timeframe", "direction", "strength", "time", "horizon", "regime",
                "entry_price", "ref_id", "realised_return", "hit", "duration_bars", "exit_time", "reward"]
-    frame = pd.DataFrame([{c: getattr(r, c) for c in columns} for r in rows], columns=columns)
+    query = select(*(table.c[name] for name in columns)).order_by(table.c.time, table.c.id)
+    if symbol:
+        query = query.where(table.c.symbol == symbol)
+    if timeframe:
+        query = query.where(table.c.timeframe == timeframe)
+    if sources is not None:
+        query = query.where(table.c.source.in_(list(sources)))
+    with engine.connect() as connection:  # Core, not ORM objects: thousands of rows load in milliseconds
+        rows = connection.execute(query).all()
+    frame = pd.DataFrame.from_records(rows, columns=columns)
     for name in ("time", "exit_time"):
         frame[name] = pd.to_datetime(frame[name], utc=True)
+    for name in ("realised_return", "reward", "entry_price", "strength"):
+        frame[name] = frame[name].astype("float64")
+    frame["hit"] = frame["hit"].astype(object).where(frame["hit"].notna(), None)
     return frame
 
 
@@ -195,8 +221,3 @@ def similar_signals(outcomes: pd.DataFrame, signal: Signal, limit: int = 10) -> 
         examples=same.sort_values("time", ascending=False).head(limit)[
             ["time", "regime", "strength", "realised_return", "hit", "exit_time"]],
     )
-
-
-def _utc(moment: datetime) -> pd.Timestamp:
-    stamp = pd.Timestamp(moment)
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
