@@ -133,3 +133,17 @@ def test_unknown_model_names_get_a_suggestion() -> None:
         walk_forward(ohlcv, "lightgmb", features=features)
     with pytest.raises(ConfigError, match="Invalid parameters"):
         walk_forward(ohlcv, "lstm", features=features, model_params={"window": 0})
+
+
+def test_sequence_models_get_their_history_before_each_test_fold() -> None:
+    from tests.training_helpers import WindowedLogistic
+
+    ohlcv, features = planted_market(500, seed=9)
+    windowed = walk_forward(ohlcv, WindowedLogistic, horizon=1, features=features, model_params={"window": 20})
+    plain = walk_forward(ohlcv, LogisticModel, horizon=1, features=features)
+    columns = list(PROBABILITY_COLUMNS)
+    # every test row got a full window from the rows before its fold, so nothing fell back to "no opinion"
+    pd.testing.assert_frame_equal(windowed.oos[columns], plain.oos[columns])
+    # only the in-sample train score differs: the first window - 1 fit rows have no history to score on
+    assert {k: v for k, v in windowed.metrics.items() if k != "overfit_gap"} == \
+        {k: v for k, v in plain.metrics.items() if k != "overfit_gap"}

@@ -51,6 +51,22 @@ class LogisticModel(Model):
         return pd.Series(np.abs(self.model_.coef_).sum(axis=0), index=self.feature_names_)
 
 
+class WindowedLogistic(LogisticModel):
+    """The logistic model posing as a sequence model: no answer (NaN) without `window - 1` rows of history."""
+
+    kind = "windowed_logistic"
+    input_kind = "sequence"
+
+    @property
+    def context_rows(self) -> int:
+        return int(self.params.get("window", 5)) - 1
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        proba = super().predict_proba(X)
+        proba[: self.context_rows] = np.nan
+        return proba
+
+
 def planted_market(n: int = 1_500, seed: int = 0, strength: float = 0.8, **_: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A market whose next return leans on an observable signal, and the feature frame that shows it.
 

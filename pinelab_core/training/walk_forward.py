@@ -223,7 +223,9 @@ def _run_fold(
     train_labels = y[fold.train]
     majority = int(np.bincount(train_labels, minlength=3).argmax())
     oos = pd.DataFrame(test_proba, index=X.index[fold.test], columns=list(PROBABILITY_COLUMNS))
-    oos.insert(0, "y_pred", test_proba.argmax(axis=1))
+    # A row without an opinion (uniform probabilities) predicts SIDEWAYS, so the implied strategy stays flat.
+    no_opinion = np.ptp(test_proba, axis=1) == 0
+    oos.insert(0, "y_pred", np.where(no_opinion, 1, test_proba.argmax(axis=1)))
     oos.insert(0, "y_true", y[fold.test])
     oos.insert(0, "fold", fold.fold + 1)
     oos["baseline_pred"] = majority
