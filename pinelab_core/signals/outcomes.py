@@ -14,10 +14,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import bindparam, func, insert, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
 
 from pinelab_core.signals.sources import Signal
 from pinelab_core.signals.weights import WeightRule, outcome_reward, update_weight
@@ -149,9 +148,10 @@ def _move_weights(connection: Any, done: pd.DataFrame, rule: WeightRule, now: da
 def load_weights(engine: Engine, sources: Iterable[str], rule: WeightRule = WeightRule()) -> dict[str, float]:
     """The learned weight of each source (the initial weight for a source with no outcomes yet)."""
     names = list(sources)
-    with Session(engine) as session:
-        stored = {w.source: w.weight for w in session.exec(select(SourceWeightRow)).all()}
-    return {name: stored.get(name, rule.initial) for name in names}
+    table = SourceWeightRow.__table__  # type: ignore[attr-defined]
+    with engine.connect() as connection:
+        stored: dict[str, float] = dict(connection.execute(select(table.c.source, table.c.weight)).all())
+    return {name: float(stored.get(name, rule.initial)) for name in names}
 
 
 def load_outcomes(engine: Engine, *, symbol: str | None = None, timeframe: str | None = None,
