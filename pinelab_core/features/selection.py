@@ -63,7 +63,9 @@ def rank_features(
         features: Feature matrix (rows = consecutive bars), e.g. from `build_features`.
         label: Target on the same index (direction classes or a forward return); NaN rows are skipped.
         method: "mutual_info" (sklearn, on the head), "lightgbm" (gain of a model fit on the head) or
-            "permutation" (score drop on the held-out tail of a LightGBM model fit on the head).
+            "permutation" (score drop on the held-out tail of a LightGBM model fit on the head). The
+            first two are in-sample and flatter slow features on overlapping labels; permutation is
+            the out-of-sample verdict.
         train_end: Last bar (timestamp) or row count of the head; default `train_fraction` of the rows.
         train_fraction: Share of rows in the head when `train_end` is not given.
         gap: Bars skipped between head and tail (purge); use at least the label horizon.
@@ -126,18 +128,30 @@ def _split(
 
 
 def _mutual_information(split: _Split, usable: list[str], seed: int) -> np.ndarray:
+    """Mutual information of each feature with the label, on the head rows where that feature is known.
+
+    Per feature rather than on rows where *every* feature is known: event features (nearest resistance
+    is unknown at a new high) would otherwise throw away a biased share of the sample. Features with a
+    handful of integer values (candlestick patterns, regimes) are scored as discrete.
+    """
     from sklearn.feature_selection import mutual_info_classif, mutual_info_regression
 
-    head = split.X_head[usable]
-    complete = head.notna().all(axis=1).to_numpy()  # rows past every feature's warm-up
-    if complete.sum() < _MIN_TRAIN_ROWS:
-        raise DataValidationError(
-            f"Only {int(complete.sum())} training rows have every feature (warm-up); load more history."
-        )
-    X, y = head.to_numpy(dtype=np.float64)[complete], split.y_head[complete]
-    if split.is_classification:
-        return mutual_info_classif(X, y.astype(int), random_state=seed)
-    return mutual_info_regression(X, y, random_state=seed)
+    scores = np.zeros(len(usable))
+    for position, name in enumerate(usable):
+        values = split.X_head[name].to_numpy(dtype=np.float64)
+        known = np.isfinite(values)
+        if known.sum() < _MIN_TRAIN_ROWS:
+            continue
+        column, target = values[known].reshape(-1, 1), split.y_head[known]
+        levels = np.unique(column)
+        discrete = len(levels) <= 5 and bool(np.all(levels == np.round(levels)))
+        if split.is_classification:
+            scores[position] = mutual_info_classif(column, target.astype(int), discrete_features=discrete,
+                                                   random_state=seed)[0]
+        else:
+            scores[position] = mutual_info_regression(column, target, discrete_features=discrete,
+                                                      random_state=seed)[0]
+    return scores
 
 
 def _model_importance(split: _Split, usable: list[str], seed: int, n_repeats: int, *, permutation: bool) -> np.ndarray:
