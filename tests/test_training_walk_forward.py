@@ -147,3 +147,14 @@ def test_sequence_models_get_their_history_before_each_test_fold() -> None:
     # only the in-sample train score differs: the first window - 1 fit rows have no history to score on
     assert {k: v for k, v in windowed.metrics.items() if k != "overfit_gap"} == \
         {k: v for k, v in plain.metrics.items() if k != "overfit_gap"}
+
+
+def test_train_models_runs_each_model_on_the_same_folds() -> None:
+    from pinelab_core.training import train_models
+    from tests.training_helpers import WindowedLogistic
+
+    ohlcv, features = planted_market(400, seed=10)
+    reports = train_models(ohlcv, [LogisticModel, WindowedLogistic], horizon=1, features=features, refit=False)
+    assert list(reports) == ["logistic", "windowed_logistic"]
+    first, second = reports.values()
+    assert first.oos.index.equals(second.oos.index) and first.model is None

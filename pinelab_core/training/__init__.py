@@ -12,7 +12,7 @@ from pinelab_core.training.labels import (
 from pinelab_core.training.report import PROBABILITY_COLUMNS, TrainReport
 from pinelab_core.training.splits import WINDOWS, WalkForwardFold, purged_training_rows, walk_forward_splits
 from pinelab_core.training.tuning import DEFAULT_SEARCH_SPACES, TuningResult, tune
-from pinelab_core.training.walk_forward import WalkForwardProgress, walk_forward
+from pinelab_core.training.walk_forward import WalkForwardProgress, train_models, walk_forward
 
 __all__ = [
     "DEFAULT_SEARCH_SPACES",
@@ -29,6 +29,7 @@ __all__ = [
     "make_labels",
     "purged_training_rows",
     "rolling_volatility",
+    "train_models",
     "triple_barrier_labels",
     "tune",
     "walk_forward",

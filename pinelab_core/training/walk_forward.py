@@ -29,7 +29,7 @@ from pinelab_core.training.report import (
 from pinelab_core.training.splits import WalkForwardFold, validation_tail, walk_forward_splits
 from pinelab_core.types import OHLCV_COLUMNS
 
-__all__ = ["WalkForwardProgress", "walk_forward"]
+__all__ = ["WalkForwardProgress", "train_models", "walk_forward"]
 
 DEFAULT_FOLDS = 5
 #: Models that read normalised raw candles (`models.inputs.candle_inputs`) instead of the feature matrix.
@@ -168,6 +168,29 @@ def walk_forward(
                  "device": device, "model_params": dict(model_params), "n_rows": int(len(sample.y))},
         history=pd.DataFrame(recipe.history, columns=["fold", "step", "train_loss", "val_loss"]),
     )
+
+
+def train_models(
+    ohlcv: pd.DataFrame, models: list[str | type[Model]], horizon: int = 5, label: str = "direction", seed: int = 0,
+    *, features: pd.DataFrame | None = None, groups: list[str] | None = None, **options: Any,
+) -> dict[str, TrainReport]:
+    """`walk_forward` for several models on the same data and folds; the features are built once.
+
+    Returns:
+        Reports keyed by model name, in the order given.
+    """
+    shared = features
+    if shared is None and any(resolve_model_class(m).kind not in CANDLE_MODELS for m in models):
+        from pinelab_core.features import build_features
+
+        shared = build_features(ohlcv, groups=groups)
+    reports: dict[str, TrainReport] = {}
+    for model in models:
+        model_cls = resolve_model_class(model)
+        inputs = None if model_cls.kind in CANDLE_MODELS and features is None else shared
+        report = walk_forward(ohlcv, model_cls, horizon, label, seed, features=inputs, **options)
+        reports[report.model_kind] = report
+    return reports
 
 
 @dataclass
