@@ -204,3 +204,15 @@ def test_volatility_percentile_equals_pandas_rolling_rank() -> None:
     from pinelab_core.features.regime import _trailing_percentile_rank
 
     np.testing.assert_allclose(_trailing_percentile_rank(rv, 252), expected, rtol=1e-12)
+
+
+def test_a_flat_market_with_no_volume_gives_nan_not_errors_or_infinities() -> None:
+    import warnings
+
+    index = pd.date_range("2024-01-01", periods=400, freq="1h", tz="UTC", name="time")
+    flat = pd.DataFrame({"open": 100.0, "high": 100.0, "low": 100.0, "close": 100.0, "volume": 0.0}, index=index)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no division or log warnings leak out
+        matrix = build_features(flat)
+    assert not np.isinf(matrix.to_numpy()).any()
+    assert matrix["bb_pctb_20"].isna().all() and (matrix["rv_20"].dropna() == 0).all()
