@@ -8,6 +8,7 @@ from pinelab_core.signals import (
     SIGNAL_SOURCES,
     alert_template,
     filter_feed,
+    latest_consensus,
     run_signal_desk,
     signal_feed,
     webhook_activity,
@@ -38,6 +39,7 @@ try:
                            sources=sources or None, horizon=horizon)
     feed = signal_feed(engine)
     activity = webhook_activity(engine)
+    markets = latest_consensus(engine)
 except PinelabError as exc:
     show_error(exc)
     st.stop()
@@ -64,6 +66,9 @@ with feed_tab:
     st.dataframe(shown, hide_index=True, column_config={
         "realised_return": st.column_config.NumberColumn("result", format="percent"),
         "strength": st.column_config.ProgressColumn("strength", min_value=0.0, max_value=1.0)})
+    st.caption("Latest consensus of every market a signal round has run on")
+    st.dataframe(markets, hide_index=True, column_config={
+        "position_size": st.column_config.NumberColumn("position", format="percent")})
 with weights_tab:
     st.dataframe(desk.performance, hide_index=True, column_config={
         "hit_rate": st.column_config.NumberColumn(format="percent"),

@@ -47,3 +47,5 @@ def test_page_shows_consensus_feed_and_webhook_status(tmp_path: Path) -> None:
     assert any('"passphrase"' not in c.value and "{{ticker}}" in c.value for c in app.code)
     feed = app.dataframe[0].value
     assert {"BTCUSDT", "ETHUSD"} <= set(feed["symbol"])
+    consensus = app.dataframe[1].value  # the consensus per market, this round's market included
+    assert list(consensus["symbol"]) == ["DEMO-EQUITY"] and consensus["action"].iloc[0] == metrics["Consensus"]

@@ -11,6 +11,7 @@
     aggregate_signals(...) -> AggregateSignal                 consensus score, confidence, position size
     run_signal_desk(ohlcv, symbol, timeframe, engine=...)     the whole round, for the page and CLI
     signal_feed(engine), filter_feed(feed, symbols=...)        the live feed of alerts and calls
+    latest_consensus(engine) -> frame                         the newest consensus of every market
 
 Names load lazily so the webhook sidecar imports only what it uses.
 """
@@ -34,7 +35,7 @@ _EXPORTS: dict[str, str] = {
     "AggregateSignal": "aggregate", "Contribution": "aggregate", "SizingRule": "aggregate",
     "aggregate_signals": "aggregate", "position_size": "aggregate",
     "SignalDesk": "desk", "run_signal_desk": "desk",
-    "signal_feed": "feed", "filter_feed": "feed",
+    "signal_feed": "feed", "filter_feed": "feed", "latest_consensus": "feed",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -7,9 +7,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from pinelab_core.signals.alerts import list_alerts
-from pinelab_core.store.tables import SignalOutcomeRow
+from pinelab_core.store.tables import AggregatedSignalRow, SignalOutcomeRow
 
-__all__ = ["FEED_COLUMNS", "filter_feed", "signal_feed"]
+__all__ = ["FEED_COLUMNS", "filter_feed", "latest_consensus", "signal_feed"]
 
 FEED_COLUMNS = ["time", "symbol", "source", "action", "strength", "price", "status", "realised_return"]
 _ACTIONS = {1: "BUY", -1: "SELL", 0: "FLAT"}
@@ -47,3 +47,15 @@ def filter_feed(feed: pd.DataFrame, *, symbols: list[str] | None = None, sources
         if chosen:
             mask &= feed[column].isin(chosen)
     return feed[mask]
+
+
+def latest_consensus(engine: Engine) -> pd.DataFrame:
+    """The newest stored consensus of every market (symbol, timeframe) a desk round has run on."""
+    with Session(engine) as session:
+        rows = session.exec(select(AggregatedSignalRow).order_by(col(AggregatedSignalRow.time).desc())).all()
+    records = [{"symbol": r.symbol, "timeframe": r.timeframe, "time": r.time, "action": r.action, "score": r.score,
+                "confidence": r.confidence, "position_size": r.position_size} for r in rows]
+    frame = pd.DataFrame(records, columns=["symbol", "timeframe", "time", "action", "score", "confidence",
+                                           "position_size"])
+    frame["time"] = pd.to_datetime(frame["time"], utc=True)
+    return frame.drop_duplicates(["symbol", "timeframe"]).reset_index(drop=True)
