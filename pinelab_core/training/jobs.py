@@ -23,7 +23,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -80,7 +80,6 @@ class JobInfo:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     heartbeat_at: datetime | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def is_active(self) -> bool:

@@ -88,19 +88,6 @@ class TrainReport:
             index=self.oos.index,
         )
 
-    def summary(self) -> dict[str, Any]:
-        """A small JSON-ready dict: what the CLI prints and a job stores."""
-        return {
-            "model": self.model_kind,
-            "label": self.label.to_dict(),
-            "seed": self.seed,
-            "device": self.device,
-            "overfit": self.overfit,
-            "n_folds": int(len(self.folds)),
-            "n_oos": int(len(self.oos)),
-            "metrics": dict(self.metrics),
-        }
-
 
 def classification_scores(y_true: np.ndarray, proba: np.ndarray) -> dict[str, float]:
     """accuracy, balanced_accuracy, f1_macro, log_loss and multi-class Brier score of probability rows."""

@@ -123,10 +123,12 @@ def _execute(settings: Settings, job_id: int, kind: str, params_json: str, repor
         finish_job(settings, job_id, "cancelled", error="cancelled on request")
         return "cancelled"
     except Exception as exc:  # noqa: BLE001 - any failure must end the row, with its story
-        detail = str(exc) if isinstance(exc, PinelabError) else traceback.format_exc(limit=8)
+        headline = f"{type(exc).__name__}: {exc}"
+        # A PinelabError's message says what to do; anything else is a bug, and its traceback is the story.
+        detail = "" if isinstance(exc, PinelabError) else "\n" + traceback.format_exc(limit=8)
         reporter.flush()
-        reporter.log(f"{type(exc).__name__}: {exc}", level="ERROR")
-        finish_job(settings, job_id, "failed", error=f"{type(exc).__name__}: {exc}\n{detail}".strip())
+        reporter.log(headline, level="ERROR")
+        finish_job(settings, job_id, "failed", error=(headline + detail).strip())
         return "failed"
 
 
