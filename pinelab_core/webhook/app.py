@@ -108,7 +108,6 @@ def create_app(settings: Settings, *, engine: Engine | None = None, enrich: bool
     engine = engine if engine is not None else get_engine(settings)
     enricher = AlertEnricher(engine, settings) if (settings.webhook_enrich if enrich is None else enrich) else None
     writer = AlertWriter(engine, on_new_alerts=enricher.enqueue if enricher else None)
-    gate = _Gate(settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -126,7 +125,12 @@ def create_app(settings: Settings, *, engine: Engine | None = None, enrich: bool
     app = FastAPI(title="PineLab webhook sidecar", version="1", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.writer, app.state.enricher = writer, enricher
     _add_error_handlers(app)
+    _add_alert_route(app, settings, _Gate(settings), writer)
+    _add_health_route(app, engine, writer, enricher)
+    return app
 
+
+def _add_alert_route(app: FastAPI, settings: Settings, gate: _Gate, writer: AlertWriter) -> None:
     @app.post(ALERT_PATH, openapi_extra=_OPENAPI_EXTRA, responses=_REFUSALS)
     async def receive_tradingview_alert(request: Request) -> JSONResponse:
         """Receive one TradingView alert: JSON (application/json or text/plain) or a plain sentence."""
@@ -148,6 +152,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None, enrich: bool
         return JSONResponse({"ok": True, "id": result.alert_id, "duplicate": result.duplicate,
                              "ticker": stored.get("ticker"), "action": stored.get("action")})
 
+
+def _add_health_route(app: FastAPI, engine: Engine, writer: AlertWriter, enricher: AlertEnricher | None) -> None:
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
         """Liveness and store reachability, for monitors."""
@@ -156,8 +162,6 @@ def create_app(settings: Settings, *, engine: Engine | None = None, enrich: bool
                 "writer": "running" if writer.running else "idle",
                 "enrichment_backlog": enricher.backlog if enricher else 0}
         return JSONResponse(body, status_code=200 if database_ok else 503)
-
-    return app
 
 
 class _Gate:
