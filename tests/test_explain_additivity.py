@@ -36,12 +36,12 @@ def test_tabular_members_are_exactly_additive(tabular: tuple[pd.DataFrame, np.nd
     params = {"n_estimators": 30, "num_threads": 1} if kind != "random_forest" else {"n_estimators": 30}
     model = create_model(kind, seed=0, device="cpu", **params)
     model.fit(X.iloc[:500], y[:500])
-    rows = X.iloc[600:606]
-    target = np.array([0, 1, 2, 2, 1, 0])
+    rows = X.iloc[600:603]
+    target = np.array([0, 1, 2])
     attribution = explain_tabular(model, rows, target, X.iloc[:100])
     assert attribution.method == method
     assert np.abs(attribution.gap).max() < 1e-6
-    expected = centred_log_probs(model.predict_proba(rows))[np.arange(6), target]
+    expected = centred_log_probs(model.predict_proba(rows))[np.arange(3), target]
     assert attribution.output == pytest.approx(expected, abs=1e-9)
     # The planted driver ranks first for a model that learned it.
     assert attribution.mean_abs().index[0] == "f0"
@@ -57,12 +57,12 @@ def test_nets_are_additive_within_the_integration_tolerance(tabular: tuple[pd.Da
         {"epochs": 2, "window": 8, "channels": 8}
     model = create_model(kind, seed=0, device="cpu", **params)
     model.fit(X.iloc[:500], y[:500])
-    rows, target = np.array([620, 650, 699]), np.array([2, 0, 1])
+    rows, target = np.array([650, 699]), np.array([0, 1])
     attribution = explain_sequence(model, X, rows, target)
     assert np.abs(attribution.gap).max() < tolerance
     expected = centred_log_probs(model.predict_proba(X.iloc[600:]))[rows - 600, target]
     assert attribution.output == pytest.approx(expected, abs=1e-5)
-    assert attribution.values.shape == (3, X.shape[1])
+    assert attribution.values.shape == (2, X.shape[1])
 
 
 @pytest.fixture(scope="module")
