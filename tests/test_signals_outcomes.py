@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import numpy as np
@@ -140,3 +141,15 @@ def test_the_desk_round_is_idempotent_and_stores_one_consensus_per_bar(engine) -
     resolved = first.performance.set_index("source")["resolved"]
     assert resolved["rsi"] > 0 and resolved["tradingview"] == 0
     assert np.isfinite(first.aggregate.volatility)
+
+
+def test_cli_signals_prints_the_consensus_as_json(capsys: pytest.CaptureFixture[str]) -> None:
+    from pinelab_core.cli import main
+
+    assert main(["signals", "--symbol", "DEMO-EQUITY", "--source", "demo", "--horizon", "3",
+                 "--sources", "rsi,macd", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["aggregate"]["action"] in {"BUY", "SELL", "HOLD"} and -1 <= out["aggregate"]["score"] <= 1
+    assert {row["source"] for row in out["performance"]} == {"rsi", "macd"}
+    assert main(["signals", "--symbol", "DEMO-EQUITY", "--sources", "astrology"]) == 2
+    assert "Unknown signal source" in capsys.readouterr().err

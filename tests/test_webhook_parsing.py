@@ -6,6 +6,8 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pinelab_core.signals.tradingview import (
     AlertFieldError,
@@ -136,3 +138,25 @@ def test_dedupe_key_is_stable_for_the_same_alert_and_differs_otherwise() -> None
     sentence = parse_alert("BUY BTCUSDT @ 43000")
     assert dedupe_key(sentence, moment) == dedupe_key(sentence, moment.replace(second=59))
     assert dedupe_key(sentence, moment) != dedupe_key(sentence, moment.replace(minute=1))
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(body=st.one_of(
+    st.binary(max_size=300),
+    st.text(max_size=200).map(str.encode),
+    st.recursive(st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=20),
+                 lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=6),
+                 max_leaves=20).map(lambda value: json.dumps(value).encode()),
+    st.fixed_dictionaries({"ticker": st.text(max_size=12), "action": st.text(max_size=8)},
+                          optional={"price": st.floats() | st.text(max_size=8), "time": st.text(max_size=25),
+                                    "contracts": st.integers() | st.floats(), "interval": st.text(max_size=4)})
+    .map(lambda value: json.dumps(value).encode()),
+))
+def test_any_body_is_an_alert_or_a_clear_refusal(body: bytes) -> None:
+    try:
+        alert = parse_alert(body)
+    except (AlertFormatError, AlertFieldError) as exc:
+        assert str(exc)  # a reason the sender can act on, never another exception
+    else:
+        assert alert.ticker and alert.action in Action
+        assert alert.price is None or 0 < alert.price <= 1e12
