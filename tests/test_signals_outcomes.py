@@ -88,9 +88,10 @@ def test_record_and_resolve_once_weights_move_once(engine) -> None:  # type: ign
     assert record_signals(engine, signals) == 3
     assert record_signals(engine, signals) == 0  # one row per source, market and bar
     assert resolve_outcomes(engine, OHLCV, "X", "1h") == 2  # bar 398 + 3 is not in the data yet
-    first = load_weights(engine, ["rsi"])["rsi"]
+    first = load_weights(engine, ["rsi"], symbol="X", timeframe="1h")["rsi"]
     assert resolve_outcomes(engine, OHLCV, "X", "1h") == 0
-    assert load_weights(engine, ["rsi"])["rsi"] == first != 1.0
+    assert load_weights(engine, ["rsi"], symbol="X", timeframe="1h")["rsi"] == first != 1.0
+    assert load_weights(engine, ["rsi"], symbol="Y", timeframe="1h")["rsi"] == 1.0  # weights are per market
     outcomes = load_outcomes(engine, symbol="X")
     assert outcomes["realised_return"].notna().sum() == 2 and outcomes["reward"].notna().sum() == 2
 
@@ -141,6 +142,12 @@ def test_the_desk_round_is_idempotent_and_stores_one_consensus_per_bar(engine) -
     resolved = first.performance.set_index("source")["resolved"]
     assert resolved["rsi"] > 0 and resolved["tradingview"] == 0
     assert np.isfinite(first.aggregate.volatility)
+    simulated = OHLCV.copy()
+    simulated.attrs["provenance"] = {"source": "demo", "simulated": True}
+    run_signal_desk(simulated, "X", "1h", engine=engine)  # same name, simulated bars: kept apart
+    with Session(engine) as session:
+        origins = sorted(r.data_source for r in session.exec(select(AggregatedSignalRow)))
+    assert origins == ["", "demo"]
 
 
 def test_cli_signals_prints_the_consensus_as_json(capsys: pytest.CaptureFixture[str]) -> None:
@@ -153,3 +160,17 @@ def test_cli_signals_prints_the_consensus_as_json(capsys: pytest.CaptureFixture[
     assert {row["source"] for row in out["performance"]} == {"rsi", "macd"}
     assert main(["signals", "--symbol", "DEMO-EQUITY", "--sources", "astrology"]) == 2
     assert "Unknown signal source" in capsys.readouterr().err
+
+
+def test_calls_judged_on_simulated_bars_never_touch_the_real_market(engine) -> None:  # type: ignore[no-untyped-def]
+    simulated, real = random_walk_ohlcv(400, seed=1), random_walk_ohlcv(400, seed=2)
+    calls = [Signal("rsi", "BTC/USDT", "1h", OHLCV.index[b], 1, 1.0, 3) for b in (50, 90, 130)]
+    assert record_signals(engine, calls, data_source="demo") == 3
+    assert record_signals(engine, calls, data_source="ccxt:binance") == 3  # same market name, its own rows
+    resolve_outcomes(engine, simulated, "BTC/USDT", "1h", data_source="demo")
+    assert load_weights(engine, ["rsi"], symbol="BTC/USDT", timeframe="1h", data_source="ccxt:binance") == {"rsi": 1.0}
+    resolve_outcomes(engine, real, "BTC/USDT", "1h", data_source="ccxt:binance")
+    demo = load_outcomes(engine, data_source="demo")["realised_return"]
+    live = load_outcomes(engine, data_source="ccxt:binance")["realised_return"]
+    expected = evaluate_signals(_frame(50), real).iloc[0]["realised_return"]
+    assert live.iloc[0] == pytest.approx(expected) and demo.iloc[0] != pytest.approx(expected)

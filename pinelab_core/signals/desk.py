@@ -54,6 +54,7 @@ def run_signal_desk(
     horizon: int = 5,
     weight_rule: WeightRule = WeightRule(),
     sizing: SizingRule = SizingRule(),
+    data_source: str | None = None,
 ) -> SignalDesk:
     """Run one market's signal round and return what a trader needs to see.
 
@@ -63,37 +64,41 @@ def run_signal_desk(
         engine: the store (alerts, predictions, tracked signals, weights).
         sources: source names from `SIGNAL_SOURCES` (all by default).
         horizon: bars each signal is held before it is judged.
+        data_source: where the bars come from; by default the frame's provenance ("demo", "yahoo", ...).
+            Tracked calls and learned weights are kept per data source, symbol and timeframe, so calls
+            judged on simulated bars never move the weights used on the real market.
     """
     names = list(SIGNAL_SOURCES) if sources is None else sources
     tf = Timeframe.parse(timeframe).value
     view = MarketView.build(ohlcv, symbol, tf, horizon=horizon, engine=engine, settings=settings)
+    origin = data_source if data_source is not None else str(ohlcv.attrs.get("provenance", {}).get("source", ""))
     signals = generate_signals(view, names)
-    record_signals(engine, signals)
-    resolve_outcomes(engine, ohlcv, symbol, tf, weight_rule)
-    weights = load_weights(engine, names, weight_rule)
-    all_outcomes = load_outcomes(engine, sources=names)
-    outcomes = all_outcomes[(all_outcomes["symbol"] == symbol) & (all_outcomes["timeframe"] == tf)]
+    record_signals(engine, signals, data_source=origin)
+    resolve_outcomes(engine, ohlcv, symbol, tf, weight_rule, data_source=origin)
+    weights = load_weights(engine, names, weight_rule, symbol=symbol, timeframe=tf, data_source=origin)
+    outcomes = load_outcomes(engine, symbol=symbol, timeframe=tf, sources=names, data_source=origin)
     aggregate = aggregate_signals(signals, weights, ohlcv, symbol=symbol, timeframe=tf, rule=sizing,
                                   track_record=outcomes)
-    _store_aggregate(engine, aggregate)
-    _, path = learn_weights(all_outcomes, weight_rule, names)
+    _store_aggregate(engine, aggregate, origin)
+    _, path = learn_weights(outcomes, weight_rule, names)
     similar = {c.source: similar_signals(outcomes, next(s for s in reversed(signals)
                                                         if s.source == c.source and s.time == c.time))
                for c in aggregate.contributions if c.time is not None}
-    return SignalDesk(aggregate, outcomes, source_performance(all_outcomes, weights), path, similar)
+    return SignalDesk(aggregate, outcomes, source_performance(outcomes, weights), path, similar)
 
 
-def _store_aggregate(engine: Engine, aggregate: AggregateSignal) -> None:
+def _store_aggregate(engine: Engine, aggregate: AggregateSignal, data_source: str) -> None:
     """Keep one consensus row per market and bar (a page refresh updates it, never duplicates it)."""
     when = aggregate.time.to_pydatetime()
     contributions = {c.source: {"weight": c.weight, "direction": c.direction, "strength": c.strength,
                                 "share": c.share} for c in aggregate.contributions}
     with Session(engine) as session:
         row = session.exec(select(AggregatedSignalRow).where(
-            AggregatedSignalRow.symbol == aggregate.symbol, AggregatedSignalRow.timeframe == aggregate.timeframe,
-            AggregatedSignalRow.time == when)).first() or AggregatedSignalRow(
-            symbol=aggregate.symbol, timeframe=aggregate.timeframe, time=when, score=0.0, confidence=0.0,
-            position_size=0.0, action="HOLD")
+            AggregatedSignalRow.data_source == data_source, AggregatedSignalRow.symbol == aggregate.symbol,
+            AggregatedSignalRow.timeframe == aggregate.timeframe, AggregatedSignalRow.time == when)).first()
+        if row is None:
+            row = AggregatedSignalRow(data_source=data_source, symbol=aggregate.symbol, timeframe=aggregate.timeframe,
+                                      time=when, score=0.0, confidence=0.0, position_size=0.0, action="HOLD")
         row.score, row.confidence = aggregate.score, aggregate.confidence
         row.position_size, row.action = aggregate.position_size, aggregate.action.value
         row.contributions_json = json.dumps(contributions)

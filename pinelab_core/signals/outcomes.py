@@ -34,6 +34,7 @@ __all__ = [
 ]
 
 _TABLE = SignalOutcomeRow.__table__  # type: ignore[attr-defined]
+_WEIGHTS = SourceWeightRow.__table__  # type: ignore[attr-defined]
 _RESOLVE = update(_TABLE).where(_TABLE.c.id == bindparam("row_id")).values(
     realised_return=bindparam("realised_return"), hit=bindparam("hit"), duration_bars=bindparam("duration_bars"),
     exit_time=bindparam("exit_time"), reward=bindparam("reward"), resolved_at=bindparam("resolved_at"))
@@ -73,10 +74,15 @@ def evaluate_signals(signals: pd.DataFrame, ohlcv: pd.DataFrame) -> pd.DataFrame
     return result
 
 
-def record_signals(engine: Engine, signals: Iterable[Signal]) -> int:
-    """Store new signals for tracking (one per source, market and bar); returns how many were new."""
+def record_signals(engine: Engine, signals: Iterable[Signal], *, data_source: str = "") -> int:
+    """Store new signals for tracking (one per source, market and bar); returns how many were new.
+
+    `data_source` names where the bars that will judge them come from, so calls judged on simulated
+    ("demo") bars never mix with calls on the real market of the same name.
+    """
     rows = [{
-        "source": s.source, "symbol": s.symbol, "timeframe": s.timeframe, "direction": int(s.direction),
+        "source": s.source, "data_source": data_source, "symbol": s.symbol, "timeframe": s.timeframe,
+        "direction": int(s.direction),
         "strength": float(s.strength), "time": pd.Timestamp(s.time).to_pydatetime(), "horizon": int(s.horizon),
         "regime": s.regime, "entry_price": s.price, "ref_id": s.ref_id,
     } for s in signals]
@@ -93,17 +99,19 @@ def record_signals(engine: Engine, signals: Iterable[Signal]) -> int:
 
 
 def resolve_outcomes(engine: Engine, ohlcv: pd.DataFrame, symbol: str, timeframe: str,
-                     rule: WeightRule = WeightRule()) -> int:
+                     rule: WeightRule = WeightRule(), *, data_source: str = "") -> int:
     """Judge every open signal on this market whose horizon has passed; move source weights in exit order.
 
-    Each outcome updates its source's weight exactly once: the rows are marked resolved in the same
-    transaction that stores the new weights.
+    Each outcome updates its source's weight on this market exactly once: the rows are marked
+    resolved in the same transaction that stores the new weights.
     """
+    market = {"data_source": data_source, "symbol": symbol, "timeframe": timeframe}
     table = _TABLE
     with engine.begin() as connection:
         open_rows = connection.execute(
             select(table.c.id, table.c.source, table.c.time, table.c.direction, table.c.horizon, table.c.strength)
-            .where(table.c.symbol == symbol, table.c.timeframe == timeframe, table.c.resolved_at.is_(None))).all()
+            .where(table.c.data_source == data_source, table.c.symbol == symbol, table.c.timeframe == timeframe,
+                   table.c.resolved_at.is_(None))).all()
         if not open_rows:
             return 0
         frame = pd.DataFrame.from_records(open_rows, columns=["id", "source", "time", "direction", "horizon",
@@ -122,15 +130,17 @@ def resolve_outcomes(engine: Engine, ohlcv: pd.DataFrame, symbol: str, timeframe
             done["id"], done["realised_return"], done["hit"], done["duration_bars"], done["exit_time"],
             done["reward"], strict=True)]
         connection.execute(_RESOLVE, updates)
-        _move_weights(connection, done, rule, now)
+        _move_weights(connection, done, rule, now, market)
         return len(done)
 
 
-def _move_weights(connection: Any, done: pd.DataFrame, rule: WeightRule, now: datetime) -> None:
+def _move_weights(connection: Any, done: pd.DataFrame, rule: WeightRule, now: datetime,
+                  market: dict[str, str]) -> None:
     """Apply each resolved call's reward to its source's weight, in the order the outcomes became known."""
-    weights_table = SourceWeightRow.__table__  # type: ignore[attr-defined]
+    weights_table = _WEIGHTS
+    on_market = [weights_table.c[key] == value for key, value in market.items()]
     stored = {source: (weight, count) for source, weight, count in connection.execute(
-        select(weights_table.c.source, weights_table.c.weight, weights_table.c.n_outcomes)).all()}
+        select(weights_table.c.source, weights_table.c.weight, weights_table.c.n_outcomes).where(*on_market)).all()}
     moved: dict[str, tuple[float, int]] = {}
     for source, reward in zip(done["source"], done["reward"], strict=True):
         if pd.isna(reward):
@@ -140,26 +150,30 @@ def _move_weights(connection: Any, done: pd.DataFrame, rule: WeightRule, now: da
     for source, (weight, count) in moved.items():
         values = {"weight": weight, "n_outcomes": count, "updated_at": now}
         if source in stored:
-            connection.execute(update(weights_table).where(weights_table.c.source == source).values(**values))
+            connection.execute(update(weights_table).where(weights_table.c.source == source, *on_market)
+                               .values(**values))
         else:
-            connection.execute(insert(weights_table).values(source=source, **values))
+            connection.execute(insert(weights_table).values(source=source, **market, **values))
 
 
-def load_weights(engine: Engine, sources: Iterable[str], rule: WeightRule = WeightRule()) -> dict[str, float]:
-    """The learned weight of each source (the initial weight for a source with no outcomes yet)."""
+def load_weights(engine: Engine, sources: Iterable[str], rule: WeightRule = WeightRule(), *, symbol: str = "",
+                 timeframe: str = "", data_source: str = "") -> dict[str, float]:
+    """Each source's learned weight on a market (the initial weight for a source with no outcomes there yet)."""
     names = list(sources)
-    table = SourceWeightRow.__table__  # type: ignore[attr-defined]
+    table = _WEIGHTS
+    query = select(table.c.source, table.c.weight).where(
+        table.c.data_source == data_source, table.c.symbol == symbol, table.c.timeframe == timeframe)
     with engine.connect() as connection:
-        stored: dict[str, float] = dict(connection.execute(select(table.c.source, table.c.weight)).all())
+        stored: dict[str, float] = dict(connection.execute(query).all())
     return {name: float(stored.get(name, rule.initial)) for name in names}
 
 
 def load_outcomes(engine: Engine, *, symbol: str | None = None, timeframe: str | None = None,
-                  sources: Iterable[str] | None = None) -> pd.DataFrame:
+                  sources: Iterable[str] | None = None, data_source: str | None = None) -> pd.DataFrame:
     """Tracked signals (open and resolved) as a frame, oldest first."""
     table = SignalOutcomeRow.__table__  # type: ignore[attr-defined]
-    columns = ["id", "source", "symbol", "timeframe", "direction", "strength", "time", "horizon", "regime",
-               "entry_price", "ref_id", "realised_return", "hit", "duration_bars", "exit_time", "reward"]
+    columns = ["id", "source", "data_source", "symbol", "timeframe", "direction", "strength", "time", "horizon",
+               "regime", "entry_price", "ref_id", "realised_return", "hit", "duration_bars", "exit_time", "reward"]
     query = select(*(table.c[name] for name in columns)).order_by(table.c.time, table.c.id)
     if symbol:
         query = query.where(table.c.symbol == symbol)
@@ -167,6 +181,8 @@ def load_outcomes(engine: Engine, *, symbol: str | None = None, timeframe: str |
         query = query.where(table.c.timeframe == timeframe)
     if sources is not None:
         query = query.where(table.c.source.in_(list(sources)))
+    if data_source is not None:
+        query = query.where(table.c.data_source == data_source)
     with engine.connect() as connection:  # Core, not ORM objects: thousands of rows load in milliseconds
         rows = connection.execute(query).all()
     frame = pd.DataFrame.from_records(rows, columns=columns)

@@ -229,6 +229,7 @@ class AggregatedSignalRow(SQLModel, table=True):
 
     __tablename__ = "aggregated_signal"
     id: int | None = Field(default=None, primary_key=True)
+    data_source: str = Field(default="", max_length=64)
     symbol: str = Field(index=True, max_length=64)
     timeframe: str = ""
     time: datetime
@@ -244,9 +245,10 @@ class SignalOutcomeRow(SQLModel, table=True):
     """A single source's signal and, after its horizon, what it earned (one per source, market and bar)."""
 
     __tablename__ = "signal_outcome"
-    __table_args__ = (UniqueConstraint("source", "symbol", "timeframe", "time"),)
+    __table_args__ = (UniqueConstraint("source", "data_source", "symbol", "timeframe", "time"),)
     id: int | None = Field(default=None, primary_key=True)
     source: str = Field(index=True, max_length=64)
+    data_source: str = Field(default="", max_length=64)  # where the judging bars came from ("demo" = simulated)
     symbol: str = Field(index=True, max_length=64)
     timeframe: str = ""
     direction: int
@@ -265,10 +267,13 @@ class SignalOutcomeRow(SQLModel, table=True):
 
 
 class SourceWeightRow(SQLModel, table=True):
-    """The learned weight of a signal source."""
+    """The learned weight of a signal source on one market (data source, symbol, timeframe)."""
 
     __tablename__ = "source_weight"
     source: str = Field(primary_key=True, max_length=64)
+    data_source: str = Field(default="", primary_key=True, max_length=64)  # "demo" keeps simulated apart
+    symbol: str = Field(default="", primary_key=True, max_length=64)
+    timeframe: str = Field(default="", primary_key=True, max_length=8)
     weight: float
     n_outcomes: int = 0
     updated_at: datetime = Field(default_factory=utcnow)
