@@ -135,7 +135,7 @@ class AlertWriter:
         jobs = [job for job, _, _ in batch]
         try:
             outcomes: list[WriteResult | BaseException] = list(self._write_batch(jobs))
-        except SQLAlchemyError:
+        except Exception:  # whatever broke, no waiting request may be left hanging
             # One bad row must not fail its neighbours: retry them one transaction each.
             log.warning("Batch of %d webhook writes failed; retrying one by one", len(jobs), exc_info=True)
             outcomes = [self._write_one(job) for job in jobs]
@@ -153,7 +153,8 @@ class AlertWriter:
     def _write_one(self, job: WriteJob) -> WriteResult | BaseException:
         try:
             return self._write_batch([job])[0]
-        except SQLAlchemyError as exc:
+        except Exception as exc:  # turned into a 503 for this request only
+            log.exception("Webhook request not stored")
             return StoreError(f"Could not store the webhook request: {exc}. Retry.")
 
     def _write_batch(self, jobs: list[WriteJob]) -> list[WriteResult]:
