@@ -32,11 +32,14 @@ with st.expander("Settings", expanded=False):
     refresh = right.number_input("Refresh every (seconds, 0 = off)", 0, 600, 15)
 if refresh:
     st_autorefresh(interval=int(refresh) * 1000, key="signals_refresh")
+if not sources:
+    st.info("Pick at least one signal source in Settings.")
+    st.stop()
 
 ohlcv = selected_ohlcv()
 try:
     desk = run_signal_desk(ohlcv, selection.symbol, selection.timeframe.value, engine=engine, settings=settings,
-                           sources=sources or None, horizon=horizon)
+                           sources=sources, horizon=horizon)
     feed = signal_feed(engine)
     activity = webhook_activity(engine)
     markets = latest_consensus(engine)
