@@ -158,3 +158,15 @@ def test_train_models_runs_each_model_on_the_same_folds() -> None:
     assert list(reports) == ["logistic", "windowed_logistic"]
     first, second = reports.values()
     assert first.oos.index.equals(second.oos.index) and first.model is None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["lightgbm", "xgboost", "random_forest"])
+def test_real_models_reproduce_with_the_same_seed(model: str) -> None:
+    ohlcv = random_walk_ohlcv(400, seed=2, freq="1D")
+    features = lagged_return_features(ohlcv)
+    params = {"n_estimators": 10}
+    first = walk_forward(ohlcv, model, horizon=3, features=features, seed=5, model_params=params, device="cpu")
+    second = walk_forward(ohlcv, model, horizon=3, features=features, seed=5, model_params=params, device="cpu")
+    assert first.metrics == second.metrics
+    pd.testing.assert_frame_equal(first.oos, second.oos)
