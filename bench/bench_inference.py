@@ -86,6 +86,8 @@ def raw_calls(settings: Settings, ohlcv: pd.DataFrame) -> Callable[[pd.DataFrame
     members = {m.kind: m.model for m in active.members}
 
     def run(inputs: pd.DataFrame) -> None:
+        # One torch thread, as `predict` uses for a handful of windows: the peer gets the same best setting.
+        torch.set_num_threads(1)
         row = np.ascontiguousarray(inputs.iloc[[-1]].to_numpy(np.float32))
         for kind, model in members.items():
             if kind == "lightgbm":

@@ -73,15 +73,15 @@ def ensemble_attribution(ensemble: Ensemble, attributions: Mapping[str, Attribut
     bias = ensemble.calibration.centred_bias()[first.target]
     base, output = bias.copy(), bias.copy()
     for m, key in enumerate(ensemble.members):
-        attribution = attributions.get(key)
-        if attribution is None:
+        member = attributions.get(key)
+        if member is None:
             continue
-        columns = [position[name] for name in attribution.feature_names]
+        columns = [position[name] for name in member.feature_names]
         weight = coefficients[:, m]
-        values[:, columns] += weight[:, None] * attribution.values
-        feature_values[:, columns] = attribution.feature_values
-        base += weight * attribution.base
-        output += weight * attribution.output
+        values[:, columns] += weight[:, None] * member.values
+        feature_values[:, columns] = member.feature_values
+        base += weight * member.base
+        output += weight * member.output
     return Attribution(tuple(names), first.index, first.target, base, values, output, feature_values, "ensemble")
 
 

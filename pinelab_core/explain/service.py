@@ -95,8 +95,10 @@ def explain_rows(active: ActiveEnsemble, ohlcv: pd.DataFrame, rows: np.ndarray, 
             continue  # a net without a full window on some bars: its coefficient there is 0 anyway
         frame = inputs[member.key]
         if member.model.context_rows:
-            extra = {"n_background": 4, "n_steps": 16, "tolerance": 1e-4} if quick else {}
-            attributions[member.key] = explain_sequence(member.model, frame, rows, target, **extra)
+            # Global views explain many bars: fewer baselines and a looser gap keep them interactive.
+            attributions[member.key] = explain_sequence(member.model, frame, rows, target,
+                                                        n_background=4 if quick else 12, n_steps=16 if quick else 32,
+                                                        tolerance=1e-4 if quick else 1e-6)
         else:
             background = frame.iloc[: int(rows.min())].dropna(how="all").tail(_BACKGROUND_ROWS)
             attributions[member.key] = explain_tabular(member.model, frame.iloc[rows], target,

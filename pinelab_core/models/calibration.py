@@ -10,6 +10,7 @@ The parameters are always fit on out-of-fold walk-forward predictions, never on 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -67,10 +68,9 @@ class Calibration:
         return {"temperature": self.temperature, "class_bias": list(self.class_bias)}
 
     @classmethod
-    def from_dict(cls, data: dict[str, object]) -> Calibration:
+    def from_dict(cls, data: dict[str, Any]) -> Calibration:
         bias = data.get("class_bias", (0.0, 0.0, 0.0))
-        return cls(temperature=float(data.get("temperature", 1.0)),  # type: ignore[arg-type]
-                   class_bias=tuple(float(b) for b in bias))  # type: ignore[union-attr]
+        return cls(temperature=float(data.get("temperature", 1.0)), class_bias=tuple(float(b) for b in bias))
 
 
 def fit_calibration(probs: np.ndarray, y_true: np.ndarray) -> Calibration:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -86,8 +87,8 @@ def fit_forecaster(features: pd.DataFrame, close: pd.Series, horizons: Sequence[
     usable = np.flatnonzero(np.isfinite(targets[horizons[-1]]))[-_TRAIN_ROWS:]
     if len(usable) < 100:
         return None
-    params = {**_PARAMS, "objective": "quantile", "seed": seed, "deterministic": True, "num_threads": 1,
-              "verbosity": -1}
+    params: dict[str, Any] = {**_PARAMS, "objective": "quantile", "seed": seed, "deterministic": True,
+                              "num_threads": 1, "verbosity": -1}
     rounds = int(params.pop("n_estimators"))
     dataset = lgb.Dataset(to_matrix(features.iloc[usable], np.float64), label=targets[horizons[0]][usable],
                           params={"max_bin": params["max_bin"], "verbosity": -1}, free_raw_data=False).construct()

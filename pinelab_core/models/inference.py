@@ -129,10 +129,10 @@ def _forecasts(active: ActiveEnsemble, sliced: pd.DataFrame, inputs: dict[str, p
     from pinelab_core.models.forecast import forecaster_for
 
     tabular = next((inputs[m.key] for m in active.members if not m.reads_candles), None)
-    if tabular is None:
+    if tabular is None:  # only candle-reading nets are active: the forecaster still reads the feature matrix
         from pinelab_core.features import build_features
 
-        tabular = build_features(sliced)
+        tabular = pd.DataFrame(build_features(sliced))
     forecaster = forecaster_for((source, symbol, active.timeframe), tabular, sliced["close"])
     if forecaster is None:
         return []

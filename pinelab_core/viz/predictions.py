@@ -26,7 +26,7 @@ CLASS_COLOURS = {"DOWN": FALLING, "SIDEWAYS": "#90a4ae", "UP": RISING}
 
 def watchlist_frame(results: Mapping[str, Prediction | Exception]) -> pd.DataFrame:
     """One row per symbol: signal, confidence, agreement, forecasts per horizon, bar and any error."""
-    rows = []
+    rows: list[dict[str, object]] = []
     for symbol, result in results.items():
         if isinstance(result, Exception):
             rows.append({"symbol": symbol, "signal": "—", "error": str(result)})
