@@ -121,7 +121,9 @@ def test_cancel_a_queued_job_and_unknown_jobs(settings: Settings, no_spawn: list
 
 
 def _sleeper() -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], start_new_session=True)
+    """A stand-in worker: sleeps, in its own session, with the worker module on its command line."""
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", jobs.WORKER_MODULE],
+                            start_new_session=True)
 
 
 def _running_job(settings: Settings, pid: int | None, heartbeat: datetime | None = None) -> int:
@@ -156,6 +158,17 @@ def test_worker_deaf_to_cancel_is_killed_after_the_grace_period(settings: Settin
     process.wait(timeout=10)  # returns at once: the group was killed (and reaped by reconcile)
     assert not jobs._process_alive(process.pid)
     assert get_job(settings, job_id).status == "cancelled"
+
+
+def test_a_reused_pid_is_never_killed(settings: Settings) -> None:
+    stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], start_new_session=True)
+    try:
+        job_id = _running_job(settings, stranger.pid, heartbeat=datetime.now(UTC) - timedelta(minutes=10))
+        assert reconcile_jobs(settings, stale_after_s=60) == [job_id]  # the job is failed ...
+        assert stranger.poll() is None  # ... but the unrelated process lives on
+    finally:
+        stranger.kill()
+        stranger.wait()
 
 
 def test_silent_worker_is_failed_when_its_heartbeat_goes_stale(settings: Settings) -> None:

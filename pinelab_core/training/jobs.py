@@ -60,6 +60,7 @@ JOB_KINDS: tuple[str, ...] = ("train",)
 STALE_AFTER_S = 120.0
 CANCEL_GRACE_S = 15.0
 CANCEL_MESSAGE = "cancel requested"
+WORKER_MODULE = "pinelab_core.training.worker"
 
 
 @dataclass(frozen=True)
@@ -298,7 +299,7 @@ def _spawn_worker(settings: Settings, job_id: int) -> int:
     env = {**os.environ, **_settings_env(settings)}
     with log_path.open("ab") as output:
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and module, no shell
-            [sys.executable, "-m", "pinelab_core.training.worker", str(job_id)],
+            [sys.executable, "-m", WORKER_MODULE, str(job_id)],
             stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True,
         )
     return int(process.pid)
@@ -336,11 +337,30 @@ def _process_alive(pid: int) -> bool:
 
 
 def _kill_group(pid: int) -> None:
-    """Kill the worker's whole process group (it leads its own session), then reap it if it is ours."""
+    """Kill the worker's whole process group (it leads its own session), then reap it if it is ours.
+
+    Only a process whose command line is a PineLab worker is killed: a pid the system has since reused for
+    another program is left alone.
+    """
+    if WORKER_MODULE not in _command_line(pid):
+        return
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
     with contextlib.suppress(ChildProcessError, OSError):
         os.waitpid(pid, 0)
+
+
+def _command_line(pid: int) -> str:
+    """The process's command line ('' if it is gone or unreadable); /proc on Linux, `ps` elsewhere."""
+    proc = Path(f"/proc/{pid}/cmdline")
+    if proc.parent.exists():
+        with contextlib.suppress(OSError):
+            return proc.read_bytes().replace(b"\0", b" ").decode("utf-8", errors="replace")
+        return ""
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        return subprocess.run(["ps", "-o", "command=", "-p", str(pid)], capture_output=True, text=True,  # noqa: S603,S607
+                              timeout=5, check=False).stdout
+    return ""
 
 
 @contextlib.contextmanager
