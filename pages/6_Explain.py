@@ -14,9 +14,12 @@ timeframe = selection.timeframe.value
 st.title(f"Explain · {selection.symbol} · {timeframe}")
 ohlcv = selected_ohlcv()
 
-bars = list(ohlcv.index[-500:])
-bar = st.select_slider("Bar to explain", options=bars, value=bars[-1], key="explain_bar",
-                       format_func=lambda t: f"{t:%Y-%m-%d %H:%M}")
+bars = list(ohlcv.index[-1000:])
+left, right = st.columns([3, 1])
+bar = left.select_slider("Bar to explain", options=bars, value=bars[-1], key="explain_bar",
+                         format_func=lambda t: f"{t:%Y-%m-%d %H:%M}")
+typed = right.text_input("…or any earlier bar", placeholder="e.g. 2021-03-05", key="explain_bar_typed")
+bar = typed.strip() or bar
 try:
     explanation = explain(selection.symbol, timeframe, selection.source, bar=bar, settings=settings, ohlcv=ohlcv)
 except ModelNotFoundError as exc:

@@ -59,3 +59,22 @@ def test_explain_page_explains_the_chosen_bar_for_every_member(demo_models: Sett
     assert "base" in text and "output" in text
     assert [t.label for t in app.tabs] == ["Ensemble", "test-lightgbm/v1", "test-xgboost/v1"]
     assert len(app.get("plotly_chart")) >= 6
+
+
+def test_explain_page_takes_a_typed_historical_bar(demo_models: Settings) -> None:
+    app = _run(EXPLAIN, explain_history_bars=30, explain_bar_typed="2020-03-02")
+    assert not app.exception, [e.value for e in app.exception]
+    assert app.get("plotly_chart")  # the waterfall of that bar
+    from pinelab_core.explain import explain
+
+    expected = explain("DEMO-EQUITY", "1d", "demo", bar="2020-03-02", settings=demo_models)
+    assert f"output {expected.output:+.4f}" in " ".join(m.value for m in app.markdown)
+
+
+def test_starter_preset_is_a_small_validated_training_request() -> None:
+    from pinelab_core.models.starter import STARTER_MODELS, starter_request
+
+    request = starter_request("DEMO-BTC", "1h", "demo")
+    assert request.models == list(STARTER_MODELS) == ["lightgbm", "xgboost"]
+    assert request.activate and request.symbols == ["DEMO-BTC"] and request.timeframe == "1h"
+    assert all(params["n_estimators"] <= 200 for params in request.model_params.values())
