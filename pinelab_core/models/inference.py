@@ -54,8 +54,8 @@ def predict(symbol: str, timeframe: str = "1d", source: str = "auto", settings: 
 
         ohlcv = load_ohlcv(symbol, timeframe, source=source, settings=settings)
     active = load_active(settings, symbol, timeframe)
-    key = (source, symbol, timeframe, ohlcv.index[-1] if len(ohlcv) else None, tuple(active.versions),
-           min_confidence, forecasts)
+    key = (str(settings.models_dir), source, symbol, timeframe, ohlcv.index[-1] if len(ohlcv) else None,
+           tuple(active.versions), min_confidence, forecasts)
     with _LOCK:
         cached = _PREDICTIONS.get(key)
     if cached is not None:
