@@ -62,6 +62,9 @@ st.dataframe(watchlist_frame(results), hide_index=True, width="stretch",
              column_config={"confidence": share, "agreement": share})
 
 st.header(f"{selection.symbol} · {timeframe} · bar {prediction.bar_time:%Y-%m-%d %H:%M} UTC")
+if prediction.trained_on and selection.symbol not in prediction.trained_on:
+    st.caption(f"No model is trained on {selection.symbol} itself: these are the {timeframe} models trained on "
+               f"{', '.join(prediction.trained_on)}.")
 if prediction.weights_source == "fallback":
     st.caption("Weights are the fixed fallback (no out-of-fold predictions to learn from): confidence is uncalibrated.")
 left, right = st.columns([1, 2])

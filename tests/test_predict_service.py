@@ -130,6 +130,7 @@ def test_watchlist_keeps_going_past_a_bad_symbol(trained: tuple[Settings, pd.Dat
     for result in results.values():
         assert not isinstance(result, Exception), result
         assert result.symbol in {"DEMO-EQUITY", "DEMO-FX"}
+        assert result.trained_on == [SYMBOL]  # the timeframe's models, trained on another symbol, and it says so
     broken = predict_many(["file:/nonexistent.csv"], TIMEFRAME, "file:/nonexistent.csv", settings)
     assert isinstance(broken["file:/nonexistent.csv"], Exception)
 

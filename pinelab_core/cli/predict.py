@@ -116,6 +116,8 @@ def _prediction_text(prediction: Any) -> str:
              f"  signal {prediction.signal.value}  confidence {prediction.confidence:.1%}  "
              f"agreement {prediction.agreement:.0%}  weights: {prediction.weights_source}",
              "  ensemble  " + "  ".join(f"{k} {v:.1%}" for k, v in prediction.probabilities.items())]
+    if prediction.trained_on and prediction.symbol not in prediction.trained_on:
+        lines.insert(1, f"  (models trained on {', '.join(prediction.trained_on)})")
     for key, probs in prediction.models.items():
         shown = "  ".join(f"{k} {v:.1%}" for k, v in probs.items())
         lines.append(f"  {key:<28} w={prediction.weights[key]:.2f}  {shown}")

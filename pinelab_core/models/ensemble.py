@@ -90,6 +90,7 @@ class Prediction:
     weights_source: str = "out-of-fold"
     forecasts: list[Forecast] = field(default_factory=list)
     input_fingerprint: str = ""
+    trained_on: list[str] = field(default_factory=list)  # symbols the members were trained on
 
     @property
     def chosen_class(self) -> str:

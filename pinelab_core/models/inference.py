@@ -105,6 +105,7 @@ def predict_frame(active: ActiveEnsemble, ohlcv: pd.DataFrame, *, symbol: str, s
         weights=dict(zip(active.ensemble.members, active.ensemble.weights, strict=True)),
         agreement=agreement, model_versions=active.versions, close=close, source=source,
         weights_source=active.ensemble.weights_source, input_fingerprint=input_fingerprint(sliced),
+        trained_on=sorted({m.trained_on for m in active.members if m.trained_on}),
     )
     if forecasts:
         prediction.forecasts = _forecasts(active, sliced, inputs, source, symbol)
