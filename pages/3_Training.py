@@ -49,19 +49,26 @@ with st.form("training_form"):
         slippage = c.number_input("Slippage (fraction)", 0.0, 0.05, 0.0, 0.0001, format="%.4f",
                                   key="training_slippage")
         activate = d.checkbox("Activate the new versions", key="training_activate")
+        a, b, c, d = st.columns(4)
+        k = b.number_input("Direction: sideways band k (× vol × √h)", 0.0, 5.0, 0.5, 0.1, key="training_k")
+        profit_take = c.number_input("Triple barrier: profit-take (× vol × √h)", 0.1, 10.0, 1.0, 0.1,
+                                     key="training_pt")
+        stop_loss = d.number_input("Triple barrier: stop-loss (× vol × √h)", 0.1, 10.0, 1.0, 0.1, key="training_sl")
         tune_trials = int(a.number_input("Tuning trials (0 = off)", 0, 200, 0, key="training_tune",
                                          help="Pick hyperparameters by nested walk-forward on the history before "
                                          "the first test fold, so no test fold influences the choice."))
     launched = st.form_submit_button("Launch training", type="primary")
 
 if launched:
+    label_params = {"k": k} if label == "direction" else {"profit_take": profit_take, "stop_loss": stop_loss}
     try:
         request = TrainRequest(
             symbols=[selection.symbol, *[s.strip() for s in extra.split(",") if s.strip()]],
             source=selection.source, timeframe=selection.timeframe.value,
             start=selection.start.isoformat() if selection.start is not None else None,
             end=selection.end.isoformat() if selection.end is not None else None,
-            models=models, horizon=horizon, label=label, groups=list(groups) or None, train_size=train_size or None,
+            models=models, horizon=horizon, label=label, label_params=label_params, groups=list(groups) or None,
+            train_size=train_size or None,
             test_size=test_size or None, window=window, embargo=embargo, validation_fraction=validation,
             fees=fees, slippage=slippage, device=device, seed=seed, activate=activate, tune_trials=tune_trials,
         ).validate()

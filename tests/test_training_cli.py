@@ -70,3 +70,18 @@ def test_bad_training_input_exits_2_with_a_hint(extra: list[str], message: str,
 def test_models_on_an_empty_registry(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["models"]) == 0
     assert "no models registered yet" in capsys.readouterr().out
+
+
+def test_label_params_reach_the_manifest(capsys: pytest.CaptureFixture[str]) -> None:
+    from pinelab_core.models.artifacts import ModelManifest
+    from pinelab_core.models.registry import get_version
+
+    assert main(["train", *ARGS, "--label", "triple_barrier", "--label-param", "profit_take=2",
+                 "--label-param", "stop_loss=0.5", "--json"]) == 0
+    (trained,) = json.loads(capsys.readouterr().out)
+    info = get_version(Settings.from_env(), trained["name"], trained["version"])
+    label = ModelManifest.read(info.path).label
+    assert label["kind"] == "triple_barrier" and label["params"]["profit_take"] == 2.0
+    assert label["params"]["stop_loss"] == 0.5 and label["classes"] == ["DOWN", "SIDEWAYS", "UP"]
+    assert main(["train", *ARGS, "--label-param", "k"]) == 2
+    assert "KEY=NUMBER" in capsys.readouterr().err

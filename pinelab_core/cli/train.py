@@ -46,6 +46,9 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--models", default="lightgbm", help="comma list: lightgbm,xgboost,random_forest,lstm,cnn")
     parser.add_argument("--horizon", type=int, default=5, help="label horizon in bars (default 5)")
     parser.add_argument("--label", default="direction", choices=["direction", "triple_barrier"])
+    parser.add_argument("--label-param", action="append", default=[], metavar="KEY=VALUE",
+                        help="label multiplier, repeatable: k=0.5 (direction), profit_take=2 stop_loss=1 (triple "
+                        "barrier), vol_window=20")
     parser.add_argument("--groups", default=None, help="comma list of feature groups (default: all)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default=None, help="auto | cpu | cuda | mps (default PINELAB_DEVICE)")
@@ -75,7 +78,21 @@ def _request_from_args(args: argparse.Namespace, device: str) -> Any:
         step=args.step, window=args.window, embargo=args.embargo, fees=args.fees, slippage=args.slippage,
         device=args.device or device, seed=args.seed, activate=args.activate,
         model_params=_model_params(args.param, models), tune_trials=args.tune,
+        label_params=_label_params(args.label_param),
     ).validate()
+
+
+def _label_params(items: list[str]) -> dict[str, float]:
+    params = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        try:
+            params[key.strip()] = float(raw)
+        except ValueError:
+            sep = ""
+        if not sep or not key.strip():
+            raise DataValidationError(f"--label-param {item!r} must look like KEY=NUMBER, e.g. k=0.5.")
+    return params
 
 
 def _model_params(items: list[str], models: list[str]) -> dict[str, dict[str, Any]]:
