@@ -189,7 +189,10 @@ def _batches(
 
 
 def _to_device(rows: np.ndarray, device: torch.device) -> torch.Tensor:
-    return _move(torch.from_numpy(np.ascontiguousarray(rows, dtype=np.float32)), device)
+    batch = np.ascontiguousarray(rows, dtype=np.float32)
+    if not batch.flags.writeable:  # a read-only frame or view: torch tensors must own writable memory
+        batch = batch.copy()
+    return _move(torch.from_numpy(batch), device)
 
 
 def _move(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
