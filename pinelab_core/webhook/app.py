@@ -3,8 +3,8 @@
 The body is read by hand, not by a pydantic model, so that size is enforced before parsing (413),
 JSON, text/plain JSON and plain sentences all land, and every refusal gets the right status and an
 audit row. Checks run cheapest and least revealing first: allowlist, rate limit, size, signature,
-format, passphrase, fields. Storage goes through the group-commit writer; enrichment runs after
-the answer on its own thread.
+format, passphrase, fields. Storage goes through the group-commit writer on the event loop;
+enrichment runs after the answer on its own thread.
 """
 
 from __future__ import annotations
@@ -114,11 +114,9 @@ def create_app(settings: Settings, *, engine: Engine | None = None, enrich: bool
         # Everything imported so far (pandas, SQLAlchemy, FastAPI) lives as long as the process: move it out
         # of the collector's sight so full collections stay short and do not stall answers under load.
         gc.freeze()
-        writer.start()
         if enricher:
             enricher.start()
         yield
-        writer.close()
         if enricher:
             enricher.close()
 
@@ -159,7 +157,7 @@ def _add_health_route(app: FastAPI, engine: Engine, writer: AlertWriter, enriche
         """Liveness and store reachability, for monitors."""
         database_ok = await run_in_threadpool(_database_ok, engine)
         body = {"ok": database_ok, "service": "pinelab-webhook", "database": "ok" if database_ok else "unreachable",
-                "writer": "running" if writer.running else "idle",
+                "waiting_for_commit": writer.pending,
                 "enrichment_backlog": enricher.backlog if enricher else 0}
         return JSONResponse(body, status_code=200 if database_ok else 503)
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+
 from pinelab_core.config import Settings
 from pinelab_core.errors import ConfigError
 from pinelab_core.webhook.security import is_loopback_host
 
-__all__ = ["check_binding", "serve"]
+__all__ = ["SWITCH_INTERVAL_S", "check_binding", "serve"]
+
+SWITCH_INTERVAL_S = 0.0005
 
 
 def check_binding(settings: Settings, host: str, port: int) -> None:
@@ -23,7 +27,7 @@ def check_binding(settings: Settings, host: str, port: int) -> None:
         )
 
 
-def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:
+def serve(settings: Settings, host: str | None = None, port: int | None = None, *, log_level: str = "info") -> None:
     """Run the sidecar until interrupted (blocking). Access logs are off: the audit table keeps every request."""
     import uvicorn
 
@@ -32,5 +36,8 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
     host = host or settings.webhook_host
     port = port or settings.webhook_port
     check_binding(settings, host, port)
+    # The writer thread hands every commit back to the event loop; with Python's default 5 ms GIL switch
+    # interval each hand-off can wait that long behind a busy loop. This process serves only the sidecar.
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     uvicorn.run(create_app(settings), host=host, port=port, access_log=False, server_header=False,
-                log_level="info", timeout_graceful_shutdown=10)
+                log_level=log_level, timeout_graceful_shutdown=10)
