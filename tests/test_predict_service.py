@@ -143,3 +143,16 @@ def test_fallback_weights_without_out_of_fold_rows(settings: Settings) -> None:
     assert prediction.weights_source == "fallback"
     assert prediction.weights == pytest.approx({"test-lightgbm/v1": 0.40 / 0.75, "test-lstm/v1": 0.35 / 0.75})
     assert json.dumps(prediction.models)  # plain floats, JSON-ready
+
+
+def test_a_market_without_models_borrows_one_other_symbols_set(settings: Settings) -> None:
+    clear_model_cache()
+    clear_prediction_cache()
+    ohlcv = planted_ohlcv(800)
+    train_active_models(settings, ohlcv, ("lightgbm",), symbol="FIRST")
+    train_active_models(settings, ohlcv, ("xgboost",), symbol="SECOND")  # newer
+    prediction = predict("THIRD", TIMEFRAME, "test", settings, ohlcv=ohlcv, forecasts=False, log=False)
+    assert prediction.trained_on == ["SECOND"]
+    assert prediction.model_versions == ["test-xgboost/v1"]
+    own = predict("FIRST", TIMEFRAME, "test", settings, ohlcv=ohlcv, forecasts=False, log=False)
+    assert own.model_versions == ["test-lightgbm/v1"]

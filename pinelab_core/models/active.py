@@ -189,8 +189,14 @@ def _few_threads(n_windows: int) -> Iterator[None]:
 def _active_versions(settings: Settings, symbol: str, timeframe: str) -> list[Any]:
     from pinelab_core.models import registry
 
-    own = registry.list_versions(settings, status="active", symbol=symbol, timeframe=timeframe)
-    versions = own or registry.list_versions(settings, status="active", timeframe=timeframe)
+    versions = registry.list_versions(settings, status="active", symbol=symbol, timeframe=timeframe)
+    if not versions:
+        # No model of this symbol: borrow the timeframe's models of one other symbol (the newest trained), never
+        # a mix, whose out-of-fold rows would pair one market's probabilities with another's outcomes.
+        others = registry.list_versions(settings, status="active", timeframe=timeframe)
+        if others:
+            newest = max(others, key=lambda v: v.created_at)
+            versions = [v for v in others if v.symbol == newest.symbol]
     if not versions:
         raise ModelNotFoundError(
             f"No trained model is active for {symbol} {timeframe}. Train starter models first: "
