@@ -102,7 +102,7 @@ class AlertEnricher:
             status, details = self._details(row)
             updates.append({"row_id": row.id, "status": status, "details": details})
         if updates:
-            # One executemany in one short transaction: the writer thread is kept waiting as little as possible.
+            # One executemany in one short transaction: the alert writer is kept waiting as little as possible.
             with self.engine.begin() as connection:
                 connection.execute(_UPDATE_ALERT, updates)
         return len(updates)

@@ -36,8 +36,8 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None, 
     host = host or settings.webhook_host
     port = port or settings.webhook_port
     check_binding(settings, host, port)
-    # The writer thread hands every commit back to the event loop; with Python's default 5 ms GIL switch
-    # interval each hand-off can wait that long behind a busy loop. This process serves only the sidecar.
+    # The event loop answers alerts while the enrichment thread works; with Python's default 5 ms GIL
+    # switch interval the loop can wait that long to get the GIL back. This process serves only the sidecar.
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     uvicorn.run(create_app(settings), host=host, port=port, access_log=False, server_header=False,
                 log_level=log_level, timeout_graceful_shutdown=10)
