@@ -298,3 +298,20 @@ def test_a_broken_store_answers_503_not_a_silent_200(make_client, settings: Sett
         refused = _post(client, {**ALERT, "passphrase": "nope"})  # a refusal still gets its own status
     assert accepted.status_code == 503 and accepted.json()["error"] == "store_unavailable"
     assert refused.status_code == 401
+
+
+def test_the_running_sidecar_enriches_after_answering(settings: Settings) -> None:
+    import time
+
+    engine = get_engine(settings)
+    with TestClient(create_app(settings.with_overrides(default_source="demo"), engine=engine, enrich=True)) as client:
+        reply = _post(client, "BUY DEMO-BTC @ 100 tf=60")
+        assert reply.status_code == 200
+        assert list_alerts(engine, limit=1).iloc[0]["status"] in {"accepted", "enriched"}  # the answer did not wait
+        deadline = time.monotonic() + 60
+        while list_alerts(engine, limit=1).iloc[0]["status"] == "accepted" and time.monotonic() < deadline:
+            time.sleep(0.1)
+    row = list_alerts(engine, limit=1).iloc[0]
+    assert row["status"] == "enriched", row["enrichment"]
+    assert row["enrichment"]["data_source"] == "demo" and row["enrichment"]["simulated"] is True
+    assert row["enrichment"]["market"]["regime"] in {"up_calm", "up_volatile", "down_calm", "down_volatile", "unknown"}
