@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -84,3 +87,36 @@ def test_parallel_clients_lose_nothing_and_store_each_alert_once(server_url: str
     assert len(stored) == CLIENTS * ALERTS_PER_CLIENT
     assert all(stored[next(iter(ids))] == f"order-{n}" for n, ids in ids_by_alert.items())
     assert audited == len(replies)
+
+
+def _cli_sidecar(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    process = subprocess.Popen([sys.executable, "-m", "pinelab_core", "webhook", "--port", str(port)], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return process, f"http://127.0.0.1:{port}{ALERT_PATH}"
+        except OSError:
+            if process.poll() is not None:
+                break
+            time.sleep(0.1)
+    process.kill()
+    pytest.fail("pinelab webhook did not start")
+
+
+@pytest.mark.slow
+def test_pinelab_webhook_trusts_forwarded_for_only_when_configured(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # uvicorn on its own rewrites the client from X-Forwarded-For when the peer is 127.0.0.1; the sidecar must not.
+    tradingview = {"x-forwarded-for": "52.89.214.238"}
+    env = {**os.environ, "PINELAB_DATA_DIR": str(tmp_path), "PINELAB_WEBHOOK_IP_ALLOWLIST": "tradingview",
+           "PINELAB_WEBHOOK_ENRICH": "0"}
+    for trust, expected in (("0", 403), ("1", 200)):
+        process, url = _cli_sidecar({**env, "PINELAB_WEBHOOK_TRUST_FORWARDED": trust})
+        try:
+            reply = httpx.post(url, content="BUY BTCUSDT @ 43000", headers=tradingview, timeout=30)
+        finally:
+            process.terminate()
+            process.wait(30)
+        assert reply.status_code == expected, (trust, reply.text)

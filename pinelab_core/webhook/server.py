@@ -39,5 +39,7 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None, 
     # The event loop answers alerts while the enrichment thread works; with Python's default 5 ms GIL
     # switch interval the loop can wait that long to get the GIL back. This process serves only the sidecar.
     sys.setswitchinterval(SWITCH_INTERVAL_S)
+    # proxy_headers=False: uvicorn would otherwise rewrite the client address from X-Forwarded-For on its
+    # own; whether that header is trusted is PINELAB_WEBHOOK_TRUST_FORWARDED's call alone.
     uvicorn.run(create_app(settings), host=host, port=port, access_log=False, server_header=False,
-                log_level=log_level, timeout_graceful_shutdown=10)
+                proxy_headers=False, log_level=log_level, timeout_graceful_shutdown=10)
