@@ -83,6 +83,10 @@ except PinelabError as exc:
 for alert in report.alerts:
     (st.error if alert.severity == "critical" else st.warning)(alert.message)
 st.plotly_chart(outcome_chart(history, ohlcv), theme=None, key="predictions_outcomes")
+active = load_active(settings, selection.symbol, timeframe)
+if active.oof_reliability is not None:
+    st.plotly_chart(reliability_chart(active.oof_reliability, "Calibration out of fold (walk-forward)"), theme=None,
+                    key="predictions_oof_calibration")
 if report.performance.empty:
     st.caption("No prediction has reached its horizon yet: hit rates appear once outcomes are known.")
 else:

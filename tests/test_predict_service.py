@@ -96,7 +96,10 @@ def test_prediction_has_calibrated_signal_members_and_forecasts(trained: tuple[S
     for forecast in prediction.forecasts:
         assert forecast.lower_price <= forecast.price <= forecast.upper_price
     # The planted pattern is learnable: the pool's out-of-fold hit rate beats the three-class chance level.
-    assert load_active(settings, SYMBOL, TIMEFRAME).ensemble.oof_metrics["hit_rate"] > 0.4
+    active = load_active(settings, SYMBOL, TIMEFRAME)
+    assert active.ensemble.oof_metrics["hit_rate"] > 0.4
+    assert active.oof_reliability is not None
+    assert active.oof_reliability["count"].sum() == active.ensemble.n_oof_rows
 
 
 def test_prediction_is_cached_until_a_new_bar_and_logged_once(trained: tuple[Settings, pd.DataFrame]) -> None:

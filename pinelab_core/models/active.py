@@ -22,7 +22,8 @@ import pandas as pd
 from pinelab_core.config import Settings
 from pinelab_core.errors import ModelNotFoundError, ModelSchemaError
 from pinelab_core.models.base import Model
-from pinelab_core.models.ensemble import Ensemble, fit_ensemble
+from pinelab_core.models.calibration import reliability_table
+from pinelab_core.models.ensemble import Ensemble, align_oof, fit_ensemble
 from pinelab_core.models.inputs import CANDLE_COLUMNS, candle_inputs
 
 __all__ = ["ActiveEnsemble", "Member", "clear_model_cache", "load_active", "member_inputs", "member_probabilities"]
@@ -66,6 +67,7 @@ class ActiveEnsemble:
     label: dict[str, Any]
     oof_hit_rates: dict[str, float]  # member key (and "ensemble") -> out-of-fold hit rate
     trained_through: pd.Timestamp | None = None  # last bar of the training data (from the out-of-fold rows)
+    oof_reliability: pd.DataFrame | None = None  # the calibrated pool's confidence vs hit rate, out of fold
 
     @property
     def versions(self) -> list[str]:
@@ -103,7 +105,7 @@ def load_active(settings: Settings, symbol: str, timeframe: str) -> ActiveEnsemb
         hit_rates["ensemble"] = ensemble.oof_metrics["hit_rate"]
     ends = [frame.index.max() for frame in oof.values() if frame is not None and len(frame)]
     active = ActiveEnsemble(symbol, timeframe, tuple(members), ensemble, int(label.get("horizon", 1)), label,
-                            hit_rates, max(ends) if ends else None)
+                            hit_rates, max(ends) if ends else None, _oof_reliability(ensemble, oof))
     with _LOCK:
         _ENSEMBLES[key] = active
     return active
@@ -227,6 +229,13 @@ def _same_label(members: Sequence[Member]) -> list[Member]:
     """Members must predict the same thing: keep those sharing the label of the newest version."""
     newest = max(members, key=lambda m: m.version)
     return [m for m in members if m.label == newest.label]
+
+
+def _oof_reliability(ensemble: Ensemble, oof: dict[str, pd.DataFrame | None]) -> pd.DataFrame | None:
+    if ensemble.weights_source != "out-of-fold":
+        return None
+    probs, y_true, _ = align_oof({key: oof[key] for key in ensemble.members})
+    return reliability_table(ensemble.combine(probs), y_true, n_bins=10)
 
 
 def _oof_or_none(settings: Settings, registry: Any, member: Member) -> pd.DataFrame | None:
