@@ -231,6 +231,9 @@ def test_cli_lists_alerts_newest_first_as_json(make_client, settings: Settings,
     listed = json.loads(capsys.readouterr().out)
     assert [a["ticker"] for a in listed] == ["ETHUSD", "BTCUSDT"]
     assert listed[1]["order_id"] == "Long" and listed[1]["status"] == "accepted" and listed[0]["price"] == 2300.5
+    assert main(["alerts"]) == 0
+    table = capsys.readouterr().out
+    assert "2024-01-01 12:00:00" in table and "ETHUSD" in table and "NaT" not in table and "nan" not in table
 
 
 def test_activity_counts_accepted_and_rejected_with_reasons(make_client, settings: Settings) -> None:

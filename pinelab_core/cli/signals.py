@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+import pandas as pd
+
 from pinelab_core.cli.common import add_data_options, add_json_option, emit, settings_from_args
 from pinelab_core.config import Settings
 from pinelab_core.errors import DataValidationError
@@ -55,8 +57,10 @@ def _alerts(args: argparse.Namespace) -> int:
     if frame.empty:
         text = "No alerts received yet. Start `pinelab webhook` and point a TradingView alert at it."
     else:
-        shown = frame.drop(columns=["enrichment"]).fillna("")
-        text = shown.to_string(index=False)
+        shown = frame.drop(columns=["enrichment"]).astype(object)
+        for column in ("received_at", "bar_time"):
+            shown[column] = frame[column].map(lambda t: "" if pd.isna(t) else f"{t:%Y-%m-%d %H:%M:%S}")
+        text = shown.where(shown.notna(), "").to_string(index=False)
     emit(args, frame, text)
     return 0
 
