@@ -6,7 +6,8 @@ background window to the bar's window (Gauss-Legendre quadrature). Averaged over
 windows this is the expected-gradients estimator of SHAP values; completeness makes
 base (mean score over the background) + sum of contributions == output, up to the quadrature error,
 which is measured per bar and driven below `tolerance` by doubling the steps. The path runs in the
-space of the net's own standardised inputs (after its `InputScaler`), where the net is smooth. A
+space of the net's own standardised inputs (after its `InputScaler`, whose clamp would put kinks on the
+path); there the LSTM is smooth and converges to float precision, the CNN's max-pooling to ~1e-5. A
 feature's contribution is its attribution summed over the window's time steps. The net runs in float64
 for the explanation so float32 rounding does not blur the check.
 """
