@@ -9,7 +9,6 @@ enrichment runs after the answer on its own thread.
 
 from __future__ import annotations
 
-import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -111,9 +110,6 @@ def create_app(settings: Settings, *, engine: Engine | None = None, enrich: bool
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        # Everything imported so far (pandas, SQLAlchemy, FastAPI) lives as long as the process: move it out
-        # of the collector's sight so full collections stay short and do not stall answers under load.
-        gc.freeze()
         if enricher:
             enricher.start()
         yield

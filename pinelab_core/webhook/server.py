@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 
 from pinelab_core.config import Settings
@@ -39,7 +40,11 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None, 
     # The event loop answers alerts while the enrichment thread works; with Python's default 5 ms GIL
     # switch interval the loop can wait that long to get the GIL back. This process serves only the sidecar.
     sys.setswitchinterval(SWITCH_INTERVAL_S)
+    app = create_app(settings)
+    # Everything built so far (pandas, SQLAlchemy, FastAPI, the app) lives as long as the process: move it
+    # out of the collector's sight so full collections stay short and do not stall answers under load.
+    gc.freeze()
     # proxy_headers=False: uvicorn would otherwise rewrite the client address from X-Forwarded-For on its
     # own; whether that header is trusted is PINELAB_WEBHOOK_TRUST_FORWARDED's call alone.
-    uvicorn.run(create_app(settings), host=host, port=port, access_log=False, server_header=False,
+    uvicorn.run(app, host=host, port=port, access_log=False, server_header=False,
                 proxy_headers=False, log_level=log_level, timeout_graceful_shutdown=10)
