@@ -7,7 +7,7 @@ from streamlit.testing.v1 import AppTest
 from pinelab_core.features import feature_catalog
 from tests.conftest import REPO_ROOT
 
-PAGE = REPO_ROOT / "pages" / "2_Features.py"
+PAGE = REPO_ROOT / "app_pages" / "2_Features.py"
 
 
 def _page(**state: object) -> AppTest:

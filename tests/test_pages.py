@@ -13,8 +13,8 @@ from streamlit.testing.v1 import AppTest
 
 from tests.conftest import REPO_ROOT
 
-PAGES = sorted((REPO_ROOT / "pages").glob("*.py"))
-CHARTS = REPO_ROOT / "pages" / "1_Charts.py"
+PAGES = sorted((REPO_ROOT / "app_pages").glob("*.py"))
+CHARTS = REPO_ROOT / "app_pages" / "1_Charts.py"
 TIMEOUT_S = 120  # some pages compute (features, models); this machine may be busy
 
 

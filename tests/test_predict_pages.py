@@ -11,8 +11,8 @@ from pinelab_core.models.active import clear_model_cache
 from pinelab_core.models.inference import clear_prediction_cache
 from tests.conftest import REPO_ROOT
 
-PREDICTIONS = REPO_ROOT / "pages" / "5_Predictions.py"
-EXPLAIN = REPO_ROOT / "pages" / "6_Explain.py"
+PREDICTIONS = REPO_ROOT / "app_pages" / "5_Predictions.py"
+EXPLAIN = REPO_ROOT / "app_pages" / "6_Explain.py"
 
 
 @pytest.fixture

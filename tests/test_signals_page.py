@@ -15,7 +15,7 @@ from pinelab_core.store import get_engine
 from pinelab_core.webhook import ALERT_PATH, create_app
 from tests.conftest import REPO_ROOT
 
-PAGE = REPO_ROOT / "pages" / "7_Signals.py"
+PAGE = REPO_ROOT / "app_pages" / "7_Signals.py"
 
 
 def _send_alerts(tmp_path: Path) -> None:

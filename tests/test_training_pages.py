@@ -17,8 +17,8 @@ from pinelab_core.training.jobs import finish_job, get_job, list_jobs
 from pinelab_core.training.runner import TrainRequest, train_and_register
 from tests.conftest import REPO_ROOT
 
-TRAINING = REPO_ROOT / "pages" / "3_Training.py"
-REGISTRY = REPO_ROOT / "pages" / "4_Registry.py"
+TRAINING = REPO_ROOT / "app_pages" / "3_Training.py"
+REGISTRY = REPO_ROOT / "app_pages" / "4_Registry.py"
 TIMEOUT_S = 180
 
 

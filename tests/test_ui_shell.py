@@ -26,9 +26,9 @@ from tests.conftest import random_walk_ohlcv
 
 
 def test_page_titles_come_from_the_file_name() -> None:
-    assert page_title(Path("pages/1_Charts.py")) == "Charts"
-    assert page_title(Path("pages/12_Model_Registry.py")) == "Model Registry"
-    assert page_title(Path("pages/Notes.py")) == "Notes"
+    assert page_title(Path("app_pages/1_Charts.py")) == "Charts"
+    assert page_title(Path("app_pages/12_Model_Registry.py")) == "Model Registry"
+    assert page_title(Path("app_pages/Notes.py")) == "Notes"
 
 
 def test_pages_are_ordered_by_their_number_not_alphabetically(tmp_path: Path) -> None:
@@ -111,3 +111,13 @@ def test_cached_settings_and_engine_follow_the_environment(tmp_path: Path, monke
     monkeypatch.setenv("PINELAB_DATA_DIR", str(tmp_path / "desk_b"))
     second = AppTest.from_function(page, default_timeout=60).run()
     assert second.markdown[0].value == str(tmp_path / "desk_b")
+
+
+def test_no_legacy_pages_folder_beside_the_entry_script() -> None:
+    """A `pages/` folder turns on Streamlit's legacy multipage mode for the whole server process: a first
+    request for `/Predictions` then runs that page without app.py, and every page loses the app shell
+    (navigation shows an extra "app" entry, no market sidebar, narrow layout) until the server restarts.
+    The browser tests load that URL on a fresh server; this guard names the cause."""
+    root = Path(__file__).resolve().parents[1]
+    assert (root / "app_pages").is_dir()
+    assert not (root / "pages").exists(), "rename pages/ (Streamlit's legacy multipage folder) to app_pages/"

@@ -3,7 +3,7 @@
 Pages use:
     app_settings() -> Settings             cached, read from PINELAB_* once
     app_engine() -> Engine                 cached database engine
-    discover_pages(folder) -> [st.Page]    pages/<N>_<Title>.py in order N
+    discover_pages(folder) -> [st.Page]    app_pages/<N>_<Title>.py in order N
     render_market_sidebar(settings)        the shared sidebar (app.py draws it)
     current_selection() -> MarketSelection what the sidebar picked (defaults when it did not run)
     selected_ohlcv() -> DataFrame          cached load of the selection, with its provenance note

@@ -1,4 +1,4 @@
-"""Page discovery: every `pages/<N>_<Title>.py` becomes a navigation entry, ordered by N."""
+"""Page discovery: every `app_pages/<N>_<Title>.py` becomes a navigation entry, ordered by N."""
 
 from __future__ import annotations
 
