@@ -69,3 +69,12 @@ def test_general_purge_and_embargo_on_both_sides_of_a_test_window() -> None:
 def test_bad_split_options_say_what_to_change(kwargs: dict, message: str) -> None:
     with pytest.raises(DataValidationError, match=message):
         walk_forward_splits(20, **kwargs)
+
+
+def test_overlapping_test_folds_are_refused() -> None:
+    """A step below the test size scored bars twice (708 out-of-sample rows for 379 bars, 21.9x instead of 4.6x)."""
+    with pytest.raises(DataValidationError, match="overlap"):
+        walk_forward_splits(100, train_size=50, test_size=10, step=5, horizon=1)
+    folds = walk_forward_splits(100, train_size=50, test_size=10, horizon=1)
+    tested = np.concatenate([fold.test for fold in folds])
+    assert len(tested) == len(np.unique(tested)) == 50

@@ -170,3 +170,26 @@ def test_real_models_reproduce_with_the_same_seed(model: str) -> None:
     second = walk_forward(ohlcv, model, horizon=3, features=features, seed=5, model_params=params, device="cpu")
     assert first.metrics == second.metrics
     pd.testing.assert_frame_equal(first.oos, second.oos)
+
+
+def test_out_of_sample_covers_every_bar_after_the_warm_up_with_all_feature_groups() -> None:
+    """Rows with an undefined feature (no resistance above a breakout) were dropped: 18-24% of bars, the
+    volatile ones, vanished from the out-of-sample record. Only warm-up and unlabelled rows may go."""
+    from pinelab_core.data import load_ohlcv
+
+    ohlcv = load_ohlcv("DEMO-EQUITY", "1d", start="2019-01-01", source="demo")
+    report = walk_forward(ohlcv, "lightgbm", horizon=5, refit=False, n_estimators=15, num_leaves=7)
+    positions = ohlcv.index.get_indexer(report.oos.index)
+    assert report.oos.index.is_unique and (positions >= 0).all()
+    assert (np.diff(positions) == 1).all(), "the out-of-sample record has gaps"
+    assert positions[-1] == len(ohlcv) - 1 - 5  # through the last bar whose 5-bar label is known
+    for fold in report.folds.itertuples():
+        span = ohlcv.index.get_loc(fold.test_end) - ohlcv.index.get_loc(fold.test_start) + 1
+        assert fold.n_test == span, f"fold {fold.fold} tested {fold.n_test} of its {span} bars"
+
+
+def test_a_feature_without_any_value_is_named() -> None:
+    ohlcv, features = planted_market(300, seed=1)
+    features = features.assign(never_defined=np.nan)
+    with pytest.raises(DataValidationError, match="never_defined"):
+        walk_forward(ohlcv, LogisticModel, horizon=1, features=features)

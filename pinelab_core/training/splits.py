@@ -89,7 +89,8 @@ def walk_forward_splits(
         train_size: rows in the first training window (rolling mode keeps this length).
         test_size: rows per test window; the last fold may be shorter.
         horizon: the label horizon h, used to purge.
-        step: rows the test window advances per fold (default `test_size`: adjacent, non-overlapping tests).
+        step: rows the test window advances per fold (default `test_size`: adjacent tests). A step below
+            `test_size` is refused: overlapping test windows would score (and trade) the same bars twice.
         window: "expanding" (training starts at row 0) or "rolling" (the last `train_size` rows).
         embargo: extra bars left out between the purged training window and the test window (see module doc).
         validation_size: rows at the training window's end held out for early stopping; the fit rows
@@ -142,6 +143,11 @@ def _validate(
         raise DataValidationError(f"Unknown window {window!r}. Use 'expanding' or 'rolling'.")
     if min(test_size, step, horizon) < 1:
         raise DataValidationError(f"test_size ({test_size}), step ({step}) and horizon ({horizon}) must be >= 1.")
+    if step < test_size:
+        raise DataValidationError(
+            f"step ({step}) is smaller than test_size ({test_size}): test folds would overlap and score the same "
+            f"bars twice. Use step >= test_size (the default step equals test_size)."
+        )
     if embargo < 0 or validation_size < 0:
         raise DataValidationError(f"embargo ({embargo}) and validation_size ({validation_size}) must be >= 0.")
     if train_size <= horizon + embargo + validation_size:

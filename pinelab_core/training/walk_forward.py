@@ -341,11 +341,27 @@ def model_inputs(model_cls: type[Model], ohlcv: pd.DataFrame, features: pd.DataF
 
 
 def labelled_sample(inputs: pd.DataFrame, labels: pd.Series) -> LabelledSample:
-    """Rows whose label is known and whose inputs are all finite, with their bar numbers for purging."""
+    """Every bar after the inputs' warm-up whose label is known, with its bar number for purging.
+
+    Only two kinds of rows are left out: the warm-up (before every input column has produced its first
+    value) and the last bars, whose label is not known yet. A feature that is undefined at a later bar
+    reaches the learner as NaN, which every PineLab model treats as missing. Dropping such rows instead
+    would cut the sample exactly where markets move (breakouts leave no level to measure against), and the
+    scores, the implied strategy and sequence windows would then run over gaps.
+    """
     values = inputs.to_numpy(dtype=float)
-    usable = np.isfinite(values).all(axis=1) & labels.notna().to_numpy()
+    finite = np.isfinite(values)
+    empty = [str(name) for name, seen in zip(inputs.columns, finite.any(axis=0), strict=True) if not seen]
+    if empty:
+        raise DataValidationError(
+            f"{len(empty)} input column(s) have no value on these {len(inputs)} bars ({', '.join(empty[:5])}): "
+            "load a longer history or leave those features out."
+        )
+    warm_up = int(finite.argmax(axis=0).max()) if values.shape[1] else 0
+    usable = labels.notna().to_numpy() & (np.arange(len(values)) >= warm_up)
     if not usable.any():
-        raise DataValidationError("No row has both a known label and complete features: load a longer history.")
+        raise DataValidationError(
+            f"No bar after the features' warm-up ({warm_up} bars) has a known label: load a longer history.")
     bars = np.flatnonzero(usable)
     return LabelledSample(inputs.iloc[bars].astype(float), labels.to_numpy()[bars].astype(int), bars)
 
