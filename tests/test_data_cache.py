@@ -61,31 +61,41 @@ def test_upsert_is_a_native_on_conflict_update(dialect: str) -> None:
         upsert_statement("mysql")
 
 
-def test_second_load_fetches_only_the_new_bars(settings: Settings) -> None:
+def test_second_load_fetches_only_the_new_bars_and_never_serves_a_forming_bar(settings: Settings) -> None:
     rows = exchange_rows(300)
     exchange = FakeExchange(rows[:200])
-    clock = FakeClock(START + pd.Timedelta(hours=199))
+    clock = FakeClock(START + pd.Timedelta(hours=199, minutes=30))  # bar 199 opened 30 minutes ago
     source = _source(exchange, settings, clock)
     first = load_ohlcv("BTC/USDT", "1h", start=START, source=source, settings=settings)
-    assert len(first) == 200 and first.attrs["provenance"]["from_cache"] is False
+    assert len(first) == 199 and first.attrs["provenance"]["from_cache"] is False  # the forming bar is not a bar
+    with get_engine(settings).connect() as connection:
+        assert connection.execute(select(func.count()).select_from(PriceBarRow)).scalar_one() == 199
 
-    # 100 new hours pass; the last cached bar was still forming and has since closed higher.
+    # 100 more hours pass; bar 199 has closed higher than it stood while forming.
     exchange.rows = [list(row) for row in rows]
     exchange.rows[199][4] = exchange.rows[199][2]  # close at the high
-    clock.now += pd.Timedelta(hours=100)
+    clock.now += pd.Timedelta(hours=100, minutes=30)
     exchange.calls.clear()
     second = load_ohlcv("BTC/USDT", "1h", start=START, source=source, settings=settings)
-    assert [call["since"] for call in exchange.calls] == [int(START.timestamp() * 1000) + 199 * HOUR_MS]
+    assert exchange.calls[0]["since"] == int(START.timestamp() * 1000) + 198 * HOUR_MS  # from the last cached bar
     assert len(second) == 300
     assert second["close"].iloc[199] == pytest.approx(rows[199][2])
     with get_engine(settings).connect() as connection:
         assert connection.execute(select(func.count()).select_from(PriceBarRow)).scalar_one() == 300
 
 
+def test_an_incomplete_resample_bucket_is_dropped(settings: Settings) -> None:
+    exchange = FakeExchange(exchange_rows(48), timeframes=("1m", "1h", "1d"))
+    source = _source(exchange, settings, FakeClock(START + pd.Timedelta(hours=46)))  # hours 0..45 closed
+    frame = load_ohlcv("BTC/USDT", "4h", start=START, source=source, settings=settings)
+    assert len(frame) == 11  # the 44:00-48:00 bucket has only two of its four hours: not a bar yet
+    assert frame.index[-1] == START + pd.Timedelta(hours=40)
+
+
 def test_earlier_start_backfills_before_the_cache(settings: Settings) -> None:
     rows = exchange_rows(100)
     exchange = FakeExchange(rows)
-    clock = FakeClock(START + pd.Timedelta(hours=99))
+    clock = FakeClock(START + pd.Timedelta(hours=100))
     source = _source(exchange, settings, clock)
     load_ohlcv("BTC/USDT", "1h", start=START + pd.Timedelta(hours=50), source=source, settings=settings)
     exchange.calls.clear()
@@ -96,7 +106,7 @@ def test_earlier_start_backfills_before_the_cache(settings: Settings) -> None:
 
 def test_no_refresh_serves_the_cache_and_says_so(settings: Settings) -> None:
     exchange = FakeExchange(exchange_rows(50))
-    source = _source(exchange, settings, FakeClock(START + pd.Timedelta(hours=49)))
+    source = _source(exchange, settings, FakeClock(START + pd.Timedelta(hours=50)))
     load_ohlcv("BTC/USDT", "1h", start=START, source=source, settings=settings)
     exchange.calls.clear()
     frame = load_ohlcv("BTC/USDT", "1h", start=START, source=source, settings=settings, refresh=False)
@@ -108,7 +118,7 @@ def test_no_refresh_serves_the_cache_and_says_so(settings: Settings) -> None:
 
 def test_network_failure_falls_back_to_the_cache_with_a_note(settings: Settings) -> None:
     exchange = FakeExchange(exchange_rows(50))
-    clock = FakeClock(START + pd.Timedelta(hours=49))
+    clock = FakeClock(START + pd.Timedelta(hours=50))
     source = _source(exchange, settings.with_overrides(fetch_retries=1), clock)
     load_ohlcv("BTC/USDT", "1h", start=START, source=source, settings=settings)
     engine = get_engine(settings)
@@ -136,7 +146,7 @@ def test_network_failure_without_cache_raises_naming_source_and_symbol(settings:
 
 def test_coarser_timeframe_is_built_from_cached_finer_bars(settings: Settings) -> None:
     exchange = FakeExchange(exchange_rows(48), timeframes=("1m", "1h", "1d"))
-    source = _source(exchange, settings, FakeClock(START + pd.Timedelta(hours=47)))
+    source = _source(exchange, settings, FakeClock(START + pd.Timedelta(hours=48)))
     frame = load_ohlcv("BTC/USDT", "4h", start=START, source=source, settings=settings)
     assert len(frame) == 12 and {call["timeframe"] for call in exchange.calls} == {"1h"}
     assert frame.attrs["provenance"]["timeframe"] == "4h"

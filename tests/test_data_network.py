@@ -24,11 +24,12 @@ def _ccxt(exchange: FakeExchange, settings: Settings, clock: FakeClock, **kwargs
 def test_ccxt_pages_with_since_and_limit(settings: Settings) -> None:
     rows = exchange_rows(2_500)
     exchange = FakeExchange(rows)
-    clock = FakeClock(START + pd.Timedelta(hours=2_499))
+    clock = FakeClock(START + pd.Timedelta(hours=2_500))
     frame = _ccxt(exchange, settings, clock).fetch("BTC/USDT", Timeframe.H1, START, None)
     hour_ms = 3_600_000
     start_ms = int(START.timestamp() * 1000)
-    pages = [start_ms, start_ms + 1000 * hour_ms, start_ms + 2000 * hour_ms]
+    # the fourth page finds nothing: at 2,500 h bar 2,500 would just be opening
+    pages = [start_ms, start_ms + 1000 * hour_ms, start_ms + 2000 * hour_ms, start_ms + 2500 * hour_ms]
     assert [call["since"] for call in exchange.calls] == pages
     assert {call["limit"] for call in exchange.calls} == {1000}
     assert len(frame) == 2_500 and frame.index.is_unique
@@ -51,18 +52,18 @@ def test_ccxt_stops_at_end_and_when_an_exchange_ignores_since(settings: Settings
 
 def test_ccxt_honours_the_rate_limit_when_the_client_does_not(settings: Settings) -> None:
     exchange = FakeExchange(exchange_rows(250), enable_rate_limit=False, rate_limit_ms=250)
-    clock = FakeClock(START + pd.Timedelta(hours=249))
+    clock = FakeClock(START + pd.Timedelta(hours=250))
     _ccxt(exchange, settings, clock, page_limit=100).fetch("BTC/USDT", Timeframe.H1, START, None)
     assert clock.sleeps == [0.25, 0.25, 0.25]
     throttled = FakeExchange(exchange_rows(250))  # enableRateLimit: ccxt sleeps itself
-    quiet = FakeClock(START + pd.Timedelta(hours=249))
+    quiet = FakeClock(START + pd.Timedelta(hours=250))
     _ccxt(throttled, settings, quiet, page_limit=100).fetch("BTC/USDT", Timeframe.H1, START, None)
     assert quiet.sleeps == []
 
 
 def test_ccxt_retries_network_errors_with_exponential_backoff(settings: Settings) -> None:
     exchange = FakeExchange(exchange_rows(10), failures=2)
-    clock = FakeClock(START + pd.Timedelta(hours=9))
+    clock = FakeClock(START + pd.Timedelta(hours=10))
     source = _ccxt(exchange, settings.with_overrides(fetch_retries=3), clock)
     frame = source.fetch("BTC/USDT", Timeframe.H1, START, None)
     assert len(frame) == 10 and clock.sleeps == [1.0, 2.0]
@@ -70,7 +71,7 @@ def test_ccxt_retries_network_errors_with_exponential_backoff(settings: Settings
 
 def test_ccxt_gives_up_naming_source_and_symbol(settings: Settings) -> None:
     exchange = FakeExchange(exchange_rows(10), failures=99)
-    clock = FakeClock(START + pd.Timedelta(hours=9))
+    clock = FakeClock(START + pd.Timedelta(hours=10))
     with pytest.raises(DataFetchError, match=r"ccxt:binance could not deliver BTC/USDT after 3 attempt\(s\)") as info:
         _ccxt(exchange, settings.with_overrides(fetch_retries=2), clock).fetch("BTC/USDT", Timeframe.H1, START, None)
     assert (info.value.source, info.value.symbol) == ("ccxt:binance", "BTC/USDT")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from pinelab_core.config import Settings
-from pinelab_core.data.resample import infer_timeframe_seconds, resample_ohlcv
+from pinelab_core.data.resample import closed_bars, infer_timeframe_seconds, resample_ohlcv
 from pinelab_core.data.sources import DataSource, make_source
 from pinelab_core.data.timeparse import TimeLike, parse_when
 from pinelab_core.data.validation import validate_ohlcv
@@ -65,6 +66,9 @@ def load_ohlcv(
         frame = validate_ohlcv(data_source.fetch(symbol, fetch_tf, first, last), where=f"{symbol} ({data_source.name})")
         meta = {"from_cache": False, "cached_at": None, "note": ""}
     frame = _to_timeframe(frame, tf, data_source.name)
+    if not data_source.simulated:  # the demo market is pinned in the past; real data may hold a forming bar
+        now = pd.Timestamp(getattr(data_source, "clock", time.time)(), unit="s", tz="UTC")
+        frame = closed_bars(frame, tf, now)
     frame = frame.loc[_mask(frame.index, first, last)]
     if frame.empty:
         raise DataValidationError(

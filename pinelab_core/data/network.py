@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from pinelab_core.config import Settings
+from pinelab_core.data.resample import closed_bars
 from pinelab_core.data.validation import TIME_UNIT
 from pinelab_core.errors import DataFetchError, DataValidationError, PinelabError
 from pinelab_core.types import INDEX_NAME, OHLCV_COLUMNS, Timeframe
@@ -88,7 +89,7 @@ class YahooSource:
         self.settings = settings
         self._client_factory = client_factory or _yfinance_ticker
         self._sleep = sleep
-        self._clock = clock
+        self.clock = clock
 
     def fetch_timeframe(self, timeframe: Timeframe) -> Timeframe:
         # Yahoo has no 4h bars: fetch hourly ones and let load_ohlcv aggregate them.
@@ -101,7 +102,7 @@ class YahooSource:
         interval = _YAHOO_INTERVAL.get(timeframe)
         if interval is None:
             raise DataValidationError(f"Yahoo has no {timeframe.value} bars; ask for 1h and resample.")
-        now = pd.Timestamp(self._clock(), unit="s", tz="UTC").floor("s")
+        now = pd.Timestamp(self.clock(), unit="s", tz="UTC").floor("s")
         last = min(end, now) if end is not None else now
         first = start if start is not None else last - _YAHOO_HISTORY[timeframe]
         ticker = self._client_factory(symbol)
@@ -120,7 +121,7 @@ class YahooSource:
                 "Yahoo keeps 1m bars for 7 days and other intraday bars for 60 days only.",
                 source=self.name, symbol=symbol,
             )
-        return _yahoo_frame(table, timeframe, symbol)
+        return closed_bars(_yahoo_frame(table, timeframe, symbol), timeframe, now)
 
 
 def _yfinance_ticker(symbol: str) -> Any:
@@ -171,7 +172,7 @@ class CcxtSource:
         self.page_limit = page_limit
         self._client_factory = client_factory or _ccxt_exchange
         self._sleep = sleep
-        self._clock = clock
+        self.clock = clock
         self._client: Any = None
 
     @property
@@ -201,7 +202,7 @@ class CcxtSource:
     ) -> pd.DataFrame:
         """All bars in [start, end], page by page; raises DataFetchError naming the exchange and symbol."""
         step_ms = timeframe.seconds * 1000
-        now = pd.Timestamp(self._clock(), unit="s", tz="UTC").floor("s")
+        now = pd.Timestamp(self.clock(), unit="s", tz="UTC").floor("s")
         last = min(end, now) if end is not None else now
         first = start if start is not None else default_window_start(timeframe, last)
         end_ms, since = int(last.timestamp() * 1000), int(first.timestamp() * 1000)
@@ -222,7 +223,7 @@ class CcxtSource:
                 "Check the symbol (ccxt spells pairs like BTC/USDT) and the date range.",
                 source=self.name, symbol=symbol,
             )
-        return _ccxt_frame(rows, end_ms)
+        return closed_bars(_ccxt_frame(rows, end_ms), timeframe, now)
 
     def _page(self, symbol: str, timeframe: Timeframe, since: int) -> list[list[Any]]:
         import ccxt

@@ -9,7 +9,7 @@ from pinelab_core.data.validation import TIME_UNIT
 from pinelab_core.errors import DataValidationError
 from pinelab_core.types import INDEX_NAME, OHLCV_COLUMNS, Timeframe
 
-__all__ = ["infer_timeframe_seconds", "resample_ohlcv"]
+__all__ = ["closed_bars", "infer_timeframe_seconds", "resample_ohlcv"]
 
 _NS = 1_000_000_000
 # Weekly bins open on Monday 00:00 UTC: 1970-01-05 is the first Monday after the epoch.
@@ -69,6 +69,23 @@ def resample_ohlcv(frame: pd.DataFrame, timeframe: str | Timeframe) -> pd.DataFr
     }
     index = pd.DatetimeIndex(pd.to_datetime(bins[starts], unit="ns", utc=True), name=INDEX_NAME).as_unit(TIME_UNIT)
     out = pd.DataFrame(data, index=index)
+    out.attrs = dict(frame.attrs)
+    return out
+
+
+def closed_bars(frame: pd.DataFrame, timeframe: str | Timeframe, now: pd.Timestamp) -> pd.DataFrame:
+    """The bars that have closed by `now`; a bar labelled t (its open) closes at t + timeframe.
+
+    A live source sends the forming candle, and a resample's last bucket is incomplete until its period
+    has passed. Such a bar is not a bar yet: its close, high, low and volume still change, so a feature,
+    signal or prediction computed on it would be frozen on numbers that never were. The cache never
+    stores it either, so the next refresh fetches the bar once it is final.
+    """
+    seconds = Timeframe.parse(timeframe).seconds
+    closed = np.asarray(frame.index + pd.Timedelta(seconds=seconds) <= now)
+    if closed.all():
+        return frame
+    out = frame.loc[closed]
     out.attrs = dict(frame.attrs)
     return out
 
