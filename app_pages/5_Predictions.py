@@ -16,6 +16,7 @@ from pinelab_core.ui import app_settings, current_selection, selected_ohlcv, sho
 from pinelab_core.viz.predictions import (
     confidence_gauge,
     forecast_fan,
+    in_sample_note,
     member_breakdown,
     outcome_chart,
     reliability_chart,
@@ -35,7 +36,8 @@ if REFRESH[interval]:
 ohlcv = selected_ohlcv()
 
 try:
-    prediction = predict(selection.symbol, timeframe, selection.source, settings, ohlcv=ohlcv)
+    prediction = predict(selection.symbol, timeframe, selection.source, settings, ohlcv=ohlcv,
+                         latest=selection.end is None)
 except ModelNotFoundError as exc:
     st.info(f"{exc}")
     st.write("Train the quick starter preset (LightGBM + XGBoost, a small walk-forward; about a minute) on "
@@ -62,6 +64,9 @@ st.dataframe(watchlist_frame(results), hide_index=True, width="stretch",
              column_config={"confidence": share, "agreement": share})
 
 st.header(f"{selection.symbol} · {timeframe} · bar {prediction.bar_time:%Y-%m-%d %H:%M} UTC")
+if prediction.in_sample:
+    st.warning(in_sample_note(prediction.bar_time, prediction.trained_through, latest=selection.end is None),
+               icon=":material/history:")
 if prediction.trained_on and selection.symbol not in prediction.trained_on:
     st.caption(f"No model is trained on {selection.symbol} itself: these are the {timeframe} models trained on "
                f"{', '.join(prediction.trained_on)}.")

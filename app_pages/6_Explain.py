@@ -7,6 +7,7 @@ from pinelab_core.errors import ModelNotFoundError, PinelabError
 from pinelab_core.explain import explain, explain_history
 from pinelab_core.ui import app_settings, current_selection, selected_ohlcv, show_error
 from pinelab_core.viz.explain import beeswarm, dependence_plot, importance_bar, waterfall
+from pinelab_core.viz.predictions import in_sample_note
 
 settings = app_settings()
 selection = current_selection()
@@ -21,7 +22,8 @@ bar = left.select_slider("Bar to explain", options=bars, value=bars[-1], key="ex
 typed = right.text_input("…or any earlier bar", placeholder="e.g. 2021-03-05", key="explain_bar_typed")
 bar = typed.strip() or bar
 try:
-    explanation = explain(selection.symbol, timeframe, selection.source, bar=bar, settings=settings, ohlcv=ohlcv)
+    explanation = explain(selection.symbol, timeframe, selection.source, bar=bar, settings=settings, ohlcv=ohlcv,
+                          latest=selection.end is None)
 except ModelNotFoundError as exc:
     st.info(f"{exc} The Predictions page has a button that trains starter models in the background.")
     st.stop()
@@ -29,6 +31,10 @@ except PinelabError as exc:
     show_error(exc)
     st.stop()
 
+if explanation.in_sample:
+    st.warning(in_sample_note(explanation.bar_time, explanation.trained_through,
+                              latest=selection.end is None and explanation.bar_time == ohlcv.index[-1]),
+               icon=":material/history:")
 st.markdown(
     f"**{explanation.target_class}** with calibrated probability **{explanation.probability:.1%}**. "
     f"Values are contributions to the {explanation.output_space} of that class: base "

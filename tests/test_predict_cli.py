@@ -62,3 +62,14 @@ def test_explain_json_is_additive_for_a_chosen_bar(demo_market: Settings, capsys
     assert main(["explain", "--source", "demo", "--symbol", SYMBOL, "--top", "3"]) == 0
     text = capsys.readouterr().out
     assert "base" in text and "more (use --json for all)" in text
+
+
+def test_predict_json_says_whether_the_call_is_in_sample(demo_market: Settings,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["predict", "--source", "demo", "--symbol", SYMBOL, "--json", "--no-forecasts"]) == 0
+    assert json.loads(capsys.readouterr().out)["in_sample"] is False  # the newest bar, after the training range
+    assert main(["predict", "--source", "demo", "--symbol", SYMBOL, "--end", "2025-06-02", "--json",
+                 "--no-forecasts"]) == 0
+    assert json.loads(capsys.readouterr().out)["in_sample"] is True  # a past bar the models learned from
+    assert main(["predict", "--source", "demo", "--symbol", SYMBOL, "--end", "2025-06-02", "--no-forecasts"]) == 0
+    assert "IN-SAMPLE" in capsys.readouterr().out

@@ -69,6 +69,7 @@ def test_explain_page_takes_a_typed_historical_bar(demo_models: Settings) -> Non
 
     expected = explain("DEMO-EQUITY", "1d", "demo", bar="2020-03-02", settings=demo_models)
     assert f"output {expected.output:+.4f}" in " ".join(m.value for m in app.markdown)
+    assert expected.in_sample and any("In-sample" in w.value for w in app.warning)  # a look back, said so
 
 
 def test_starter_preset_is_a_small_validated_training_request() -> None:

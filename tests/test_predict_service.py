@@ -159,3 +159,18 @@ def test_a_market_without_models_borrows_one_other_symbols_set(settings: Setting
     assert prediction.model_versions == ["test-xgboost/v1"]
     own = predict("FIRST", TIMEFRAME, "test", settings, ohlcv=ohlcv, forecasts=False, log=False)
     assert own.model_versions == ["test-lightgbm/v1"]
+
+
+def test_a_past_bar_is_in_sample_and_never_enters_the_track_record(trained: tuple[Settings, pd.DataFrame]) -> None:
+    """A call for a bar the models learned from, or for a bar that is not the newest, was shown and logged
+    as if it were live."""
+    from pinelab_core.models.tracking import prediction_history
+
+    settings, ohlcv = trained
+    live = predict(SYMBOL, TIMEFRAME, "test", settings, ohlcv=ohlcv, forecasts=False)
+    assert not live.in_sample and live.trained_through == ohlcv.index[-1 - 3]  # the last labelled training bar
+    learned = predict(SYMBOL, TIMEFRAME, "test", settings, ohlcv=ohlcv.iloc[:-10], forecasts=False)
+    assert learned.in_sample  # inside the training range
+    cut_off = predict(SYMBOL, TIMEFRAME, "test", settings, ohlcv=ohlcv.iloc[:-2], forecasts=False, latest=False)
+    assert cut_off.in_sample  # after the training range, but the market has newer bars
+    assert list(prediction_history(settings, SYMBOL, TIMEFRAME)["bar_time"]) == [live.bar_time]

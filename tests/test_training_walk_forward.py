@@ -193,3 +193,31 @@ def test_a_feature_without_any_value_is_named() -> None:
     features = features.assign(never_defined=np.nan)
     with pytest.raises(DataValidationError, match="never_defined"):
         walk_forward(ohlcv, LogisticModel, horizon=1, features=features)
+
+
+class _EarlyStopper(LogisticModel):
+    """Reports a best iteration per fold (5, 7, 9, ...) and records what each fit saw."""
+
+    kind = "early_stopper"
+    iterations_param = "rounds"
+    fits: list[tuple[int, bool, object]] = []
+
+    def fit(self, X, y, *, validation=None, progress=None):  # type: ignore[no-untyped-def,override]
+        summary = super().fit(X, y, validation=validation, progress=progress)
+        _EarlyStopper.fits.append((len(X), validation is not None, self.params.get("rounds")))
+        summary.best_iteration = 3 + 2 * len(_EarlyStopper.fits)
+        return summary
+
+
+def test_the_deployed_refit_learns_from_every_labelled_row() -> None:
+    """The refit held back its newest 20% for early stopping; it now trains on all of them for the folds'
+    median best iteration."""
+    ohlcv, features = planted_market(600, seed=8)
+    _EarlyStopper.fits = []
+    report = walk_forward(ohlcv, _EarlyStopper, horizon=2, features=features, test_size=60)
+    n_folds = len(report.folds)
+    *fold_fits, (final_rows, final_has_validation, final_rounds) = _EarlyStopper.fits
+    assert len(fold_fits) == n_folds and all(has_validation for _, has_validation, _ in fold_fits)
+    assert final_rows == report.options["n_rows"] and not final_has_validation
+    assert final_rounds == int(np.median(report.folds["best_iteration"])) == report.options["refit_params"]["rounds"]
+    assert report.options["trained_through"] == features.index[-1 - 2].isoformat()

@@ -59,7 +59,7 @@ def _predict(args: argparse.Namespace) -> int:
         ohlcv = _load(args, settings, symbol)
         results[symbol] = _with_starter(args, settings, symbol, lambda o=ohlcv, s=symbol: predict(
             s, args.timeframe, args.source, settings, ohlcv=o, min_confidence=args.min_confidence,
-            forecasts=not args.no_forecasts))
+            forecasts=not args.no_forecasts, latest=args.end is None))
     payload: Any = results[symbols[0]] if len(symbols) == 1 else results
     emit(args, payload, "\n\n".join(_prediction_text(p) for p in results.values()))
     return 0
@@ -71,7 +71,8 @@ def _explain(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     ohlcv = _load(args, settings, args.symbol)
     explanation = _with_starter(args, settings, args.symbol, lambda: explain(
-        args.symbol, args.timeframe, args.source, bar=args.bar, settings=settings, ohlcv=ohlcv))
+        args.symbol, args.timeframe, args.source, bar=args.bar, settings=settings, ohlcv=ohlcv,
+        latest=args.end is None))
     emit(args, explanation, _explanation_text(explanation, args.top))
     return 0
 
@@ -118,6 +119,9 @@ def _prediction_text(prediction: Any) -> str:
              "  ensemble  " + "  ".join(f"{k} {v:.1%}" for k, v in prediction.probabilities.items())]
     if prediction.trained_on and prediction.symbol not in prediction.trained_on:
         lines.insert(1, f"  (models trained on {', '.join(prediction.trained_on)})")
+    if prediction.in_sample:
+        lines.insert(1, "  IN-SAMPLE: a look back at a past bar (not the newest, or one the models learned from); "
+                        "not logged")
     for key, probs in prediction.models.items():
         shown = "  ".join(f"{k} {v:.1%}" for k, v in probs.items())
         lines.append(f"  {key:<28} w={prediction.weights[key]:.2f}  {shown}")

@@ -51,6 +51,8 @@ class Explanation:
     members: dict[str, MemberExplanation] = field(default_factory=dict)
     model_versions: list[str] = field(default_factory=list)
     additivity_gap: float = 0.0
+    in_sample: bool = False  # the bar is not the newest, or the models learned from it (see `predict`)
+    trained_through: pd.Timestamp | None = None  # the newest bar the models learned from
 
 
 def ensemble_attribution(ensemble: Ensemble, attributions: Mapping[str, Attribution],

@@ -19,6 +19,7 @@ from pinelab_core.explain.nets import explain_sequence
 from pinelab_core.explain.trees import explain_tabular
 from pinelab_core.models.active import ActiveEnsemble, load_active, member_inputs, member_probabilities
 from pinelab_core.models.base import DIRECTION_CLASSES
+from pinelab_core.models.inference import is_in_sample
 from pinelab_core.types import Timeframe
 
 __all__ = ["explain", "explain_history", "explain_rows"]
@@ -27,7 +28,8 @@ _BACKGROUND_ROWS = 100
 
 
 def explain(symbol: str, timeframe: str = "1d", source: str = "auto", bar: str | pd.Timestamp | None = None,
-            settings: Settings | None = None, *, ohlcv: pd.DataFrame | None = None) -> Explanation:
+            settings: Settings | None = None, *, ohlcv: pd.DataFrame | None = None,
+            latest: bool = True) -> Explanation:
     """SHAP explanation of the ensemble's chosen class at `bar` (default: the last bar).
 
     base_value + sum(contributions) == output, where output is the calibrated ensemble's centred
@@ -37,6 +39,8 @@ def explain(symbol: str, timeframe: str = "1d", source: str = "auto", bar: str |
         symbol, timeframe, source, settings: as for `predict`.
         bar: the bar to explain (time string or timestamp; the last bar at or before it is used).
         ohlcv: bars already loaded; loaded from `source` when None.
+        latest: whether `ohlcv` ends at the market's newest bar. An explanation of any other bar, or of a
+            bar the models learned from, is flagged `in_sample`.
 
     Raises:
         ModelNotFoundError: no active model (train one first).
@@ -50,8 +54,12 @@ def explain(symbol: str, timeframe: str = "1d", source: str = "auto", bar: str |
     sliced = ohlcv.iloc[max(0, position + 1 - active.slice_bars):position + 1]
     combined, members, available, pooled = explain_rows(active, sliced, np.array([len(sliced) - 1]))
     target = int(combined.target[0])
-    return explanation_at(0, combined, members, active.ensemble, available, symbol=symbol, timeframe=timeframe,
-                          probability=float(pooled[0, target]))
+    explanation = explanation_at(0, combined, members, active.ensemble, available, symbol=symbol,
+                                 timeframe=timeframe, probability=float(pooled[0, target]))
+    latest = latest and position == len(ohlcv) - 1
+    explanation.in_sample = is_in_sample(explanation.bar_time, active.trained_through, latest=latest)
+    explanation.trained_through = active.trained_through
+    return explanation
 
 
 def explain_history(symbol: str, timeframe: str = "1d", source: str = "auto", settings: Settings | None = None,

@@ -49,6 +49,7 @@ class Member:
     feature_names: tuple[str, ...]
     label: dict[str, Any]
     trained_on: str  # the symbol the version was trained on
+    trained_through: pd.Timestamp | None = None  # the newest bar the version learned from (manifest)
 
     @property
     def reads_candles(self) -> bool:
@@ -66,7 +67,7 @@ class ActiveEnsemble:
     horizon: int
     label: dict[str, Any]
     oof_hit_rates: dict[str, float]  # member key (and "ensemble") -> out-of-fold hit rate
-    trained_through: pd.Timestamp | None = None  # last bar of the training data (from the out-of-fold rows)
+    trained_through: pd.Timestamp | None = None  # the newest bar any member learned from: bars up to it are in-sample
     oof_reliability: pd.DataFrame | None = None  # the calibrated pool's confidence vs hit rate, out of fold
 
     @property
@@ -103,9 +104,8 @@ def load_active(settings: Settings, symbol: str, timeframe: str) -> ActiveEnsemb
     hit_rates = {key: rate for key, rate in ((k, _hit_rate(f)) for k, f in oof.items()) if rate is not None}
     if "hit_rate" in ensemble.oof_metrics:
         hit_rates["ensemble"] = ensemble.oof_metrics["hit_rate"]
-    ends = [frame.index.max() for frame in oof.values() if frame is not None and len(frame)]
     active = ActiveEnsemble(symbol, timeframe, tuple(members), ensemble, int(label.get("horizon", 1)), label,
-                            hit_rates, max(ends) if ends else None, _oof_reliability(ensemble, oof))
+                            hit_rates, _trained_through(members, oof), _oof_reliability(ensemble, oof))
     with _LOCK:
         _ENSEMBLES[key] = active
     return active
@@ -220,9 +220,26 @@ def _load_member(settings: Settings, registry: Any, version: Any) -> Member:
             _MODELS[cache_key] = loaded
     model, manifest = loaded
     label = _as_dict(getattr(manifest, "label", {}))
+    through = str(getattr(manifest, "trained_through", "") or "")
     return Member(key, version.name, int(version.version), model.kind, model,
                   tuple(getattr(manifest, "feature_names", model.feature_names_)), label,
-                  str(getattr(manifest, "symbol", "")))
+                  str(getattr(manifest, "symbol", "")), _utc(through) if through else None)
+
+
+def _trained_through(members: Sequence[Member], oof: dict[str, pd.DataFrame | None]) -> pd.Timestamp | None:
+    """The newest bar any member learned from: its manifest says so; older manifests only have their
+    out-of-fold rows, whose last bar is the last labelled row the refit also learned from."""
+    ends = [m.trained_through for m in members if m.trained_through is not None]
+    for member in members:
+        frame = oof.get(member.key)
+        if member.trained_through is None and frame is not None and len(frame):
+            ends.append(_utc(frame.index.max()))
+    return max(ends) if ends else None
+
+
+def _utc(value: Any) -> pd.Timestamp:
+    stamp = pd.Timestamp(value)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
 def _same_label(members: Sequence[Member]) -> list[Member]:

@@ -69,6 +69,7 @@ class ModelManifest:
     files: dict[str, str] = field(default_factory=dict)  # relative path -> sha256
     created_at: str = ""  # ISO-8601 UTC
     job_id: int | None = None
+    trained_through: str = ""  # ISO-8601 UTC: the newest bar the deployed model learned from
 
     @property
     def horizon(self) -> int:

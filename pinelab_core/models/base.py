@@ -58,6 +58,10 @@ class Model(ABC):
 
     kind: ClassVar[str] = ""
     input_kind: ClassVar[str] = "tabular"  # "tabular" or "sequence"
+    #: The hyperparameter that fixes how many rounds (trees, epochs) `fit` runs when no validation rows are
+    #: given; the deployed refit sets it to the walk-forward folds' median best iteration. None: the model
+    #: does not early-stop.
+    iterations_param: ClassVar[str | None] = None
 
     def __init__(self, *, seed: int = 0, device: str = "auto", **params: Any) -> None:
         self.seed = seed

@@ -91,6 +91,10 @@ class Prediction:
     forecasts: list[Forecast] = field(default_factory=list)
     input_fingerprint: str = ""
     trained_on: list[str] = field(default_factory=list)  # symbols the members were trained on
+    #: True when the bar is not the market's newest, or lies inside the models' training range: such a
+    #: prediction describes a past the models may have learned from, so it never enters the live track record.
+    in_sample: bool = False
+    trained_through: pd.Timestamp | None = None  # the newest bar the models learned from
 
     @property
     def chosen_class(self) -> str:

@@ -33,6 +33,7 @@ _WRAPPER_PARAMS = frozenset({"n_estimators", "early_stopping_rounds", "progress_
 class BoostedTreesModel(Model):
     """What LightGBM and XGBoost share: validation, weights, progress, the artifact's JSON half."""
 
+    iterations_param: ClassVar[str | None] = "n_estimators"
     default_params: ClassVar[dict[str, Any]] = {}
     model_file: ClassVar[str] = ""
     #: The float type the library bins and splits on; handing it anything else changes the model.

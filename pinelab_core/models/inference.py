@@ -22,7 +22,7 @@ from pinelab_core.models.base import DIRECTION_CLASSES
 from pinelab_core.models.ensemble import Prediction, signal_for
 from pinelab_core.types import Timeframe
 
-__all__ = ["clear_prediction_cache", "input_fingerprint", "predict", "predict_frame", "predict_many"]
+__all__ = ["clear_prediction_cache", "input_fingerprint", "is_in_sample", "predict", "predict_frame", "predict_many"]
 
 _PREDICTIONS: dict[tuple, Prediction] = {}
 _LOCK = threading.Lock()
@@ -30,7 +30,7 @@ _LOCK = threading.Lock()
 
 def predict(symbol: str, timeframe: str = "1d", source: str = "auto", settings: Settings | None = None, *,
             ohlcv: pd.DataFrame | None = None, min_confidence: float = 0.0, forecasts: bool = True,
-            log: bool = True) -> Prediction:
+            log: bool = True, latest: bool = True) -> Prediction:
     """What the active models say about `symbol`'s next `horizon` bars, as of its last bar.
 
     Args:
@@ -41,7 +41,10 @@ def predict(symbol: str, timeframe: str = "1d", source: str = "auto", settings: 
         ohlcv: bars already loaded (the dashboard's selection); loaded from `source` when None.
         min_confidence: below this calibrated confidence the signal is HOLD.
         forecasts: add the 1/5/20-bar quantile price forecasts.
-        log: record the prediction in the tracking table (once per bar and model set).
+        log: record the prediction in the tracking table (once per bar and model set). An in-sample
+            prediction is never recorded: the live track record holds only calls made before the outcome.
+        latest: whether `ohlcv` ends at the market's newest closed bar (a frame cut off by an end date
+            does not). Otherwise the prediction describes the past and is flagged `in_sample`.
 
     Raises:
         ModelNotFoundError: no model is active for the timeframe (train one first).
@@ -55,14 +58,14 @@ def predict(symbol: str, timeframe: str = "1d", source: str = "auto", settings: 
         ohlcv = load_ohlcv(symbol, timeframe, source=source, settings=settings)
     active = load_active(settings, symbol, timeframe)
     key = (str(settings.models_dir), source, symbol, timeframe, ohlcv.index[-1] if len(ohlcv) else None,
-           tuple(active.versions), min_confidence, forecasts)
+           tuple(active.versions), min_confidence, forecasts, latest)
     with _LOCK:
         cached = _PREDICTIONS.get(key)
     if cached is not None:
         return cached
     prediction = predict_frame(active, ohlcv, symbol=symbol, source=source, min_confidence=min_confidence,
-                               forecasts=forecasts)
-    if log:
+                               forecasts=forecasts, latest=latest)
+    if log and not prediction.in_sample:
         from pinelab_core.models.tracking import log_prediction
 
         log_prediction(settings, prediction, active.label)
@@ -85,8 +88,11 @@ def predict_many(symbols: Sequence[str], timeframe: str = "1d", source: str = "a
 
 
 def predict_frame(active: ActiveEnsemble, ohlcv: pd.DataFrame, *, symbol: str, source: str = "",
-                  min_confidence: float = 0.0, forecasts: bool = True) -> Prediction:
-    """The ensemble's prediction at the last bar of `ohlcv` (no caching, no logging)."""
+                  min_confidence: float = 0.0, forecasts: bool = True, latest: bool = True) -> Prediction:
+    """The ensemble's prediction at the last bar of `ohlcv` (no caching, no logging).
+
+    `latest` says whether that bar is the market's newest; see `predict` and `is_in_sample`.
+    """
     if len(ohlcv) < 2:
         raise DataValidationError(f"{symbol} has {len(ohlcv)} bars; a prediction needs history. Widen the range.")
     sliced = ohlcv.iloc[-active.slice_bars:]
@@ -106,10 +112,18 @@ def predict_frame(active: ActiveEnsemble, ohlcv: pd.DataFrame, *, symbol: str, s
         agreement=agreement, model_versions=active.versions, close=close, source=source,
         weights_source=active.ensemble.weights_source, input_fingerprint=input_fingerprint(sliced),
         trained_on=sorted({m.trained_on for m in active.members if m.trained_on}),
+        in_sample=is_in_sample(bar_time, active.trained_through, latest=latest),
+        trained_through=active.trained_through,
     )
     if forecasts:
         prediction.forecasts = _forecasts(active, sliced, inputs, source, symbol)
     return prediction
+
+
+def is_in_sample(bar_time: pd.Timestamp, trained_through: pd.Timestamp | None, *, latest: bool) -> bool:
+    """A call for a bar that is not the newest, or that the models learned from, is in-sample: it describes
+    a past whose outcome may have shaped the models, so it is never shown or logged as a live call."""
+    return not latest or (trained_through is not None and pd.Timestamp(bar_time) <= trained_through)
 
 
 def input_fingerprint(ohlcv: pd.DataFrame) -> str:

@@ -37,6 +37,7 @@ _NET_FILE, _CONFIG_FILE = "net.pt", "net.json"
 class SequenceModel(Model):
     """Shared fit/predict/save/load of the torch sequence models; subclasses name the net and its inputs."""
 
+    iterations_param: ClassVar[str | None] = "epochs"
     input_kind: ClassVar[str] = "sequence"
     #: Defaults of the trainer (see `TrainerConfig`) and of the net; any can be overridden by params.
     default_params: ClassVar[dict[str, Any]] = {

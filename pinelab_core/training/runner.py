@@ -219,6 +219,7 @@ def _register(settings: Settings, request: TrainRequest, symbol: str, ohlcv: pd.
         label={**report.label.to_dict(), "classes": list(DIRECTION_CLASSES)},
         data_fingerprint=data_fingerprint(ohlcv), symbol=symbol, timeframe=request.timeframe, source=request.source,
         seed=request.seed, device=report.device, metrics=json_safe(report.metrics), job_id=job_id,
+        trained_through=str(report.options.get("trained_through", "")),
         options=json_safe({**report.options, "groups": request.groups, "overfit": report.overfit,
                            "overfit_threshold": report.overfit_threshold, "start": request.start, "end": request.end}),
         fold_metrics=json_safe(report.folds.to_dict(orient="records")),

@@ -3,7 +3,8 @@
 The recipe per fold: fit on the purged training rows, early-stop on the training window's purged tail,
 score the next test block. Anything fitted (the nets' standardisation, a model's own scalers) is fitted
 inside `Model.fit` on the fit rows only; PineLab fits no transform on the whole frame. The final model is
-refit on every labelled row with the same recipe, for the registry.
+refit on every labelled row, for the registry, with the folds' median best iteration instead of early
+stopping (which would hold back the newest bars).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from pinelab_core.training.report import (
     majority_baseline_scores,
     strategy_scores,
 )
-from pinelab_core.training.splits import WalkForwardFold, validation_tail, walk_forward_splits
+from pinelab_core.training.splits import WalkForwardFold, walk_forward_splits
 from pinelab_core.types import OHLCV_COLUMNS
 
 __all__ = ["WalkForwardProgress", "train_models", "walk_forward"]
@@ -155,7 +156,8 @@ def walk_forward(
         **strategy,
         "overfit_gap": float(fold_table["overfit_gap"].mean()),
     }
-    final_model, final_fit = _refit(recipe, sample, validation_size, spec.horizon) if refit else (None, None)
+    refit_params = _refit_params(recipe, fold_table["best_iteration"])
+    final_model, final_fit = _refit(recipe, sample, refit_params) if refit else (None, None)
     devices = {d for d in fold_table["device"]} | ({final_fit.device} if final_fit else set())
     return TrainReport(
         model_kind=model_cls.kind or model_cls.__name__, label=spec, seed=seed,
@@ -165,7 +167,8 @@ def walk_forward(
         overfit_threshold=overfit_threshold, model=final_model, final_fit=final_fit,
         options={"train_size": train_size, "test_size": test_size, "step": step or test_size, "window": window,
                  "embargo": embargo, "validation_size": validation_size, "fees": fees, "slippage": slippage,
-                 "device": device, "model_params": dict(model_params), "n_rows": int(len(sample.y))},
+                 "device": device, "model_params": dict(model_params), "n_rows": int(len(sample.y)),
+                 "refit_params": refit_params, "trained_through": sample.X.index[-1].isoformat()},
         history=pd.DataFrame(recipe.history, columns=["fold", "step", "train_loss", "val_loss"]),
     )
 
@@ -208,8 +211,8 @@ class _Recipe:
         self.history: list[tuple[int, int, float | None, float | None]] = []
 
     def fit(self, X: pd.DataFrame, y: np.ndarray, validation: tuple[pd.DataFrame, np.ndarray] | None,
-            fold: int) -> tuple[Model, FitSummary]:
-        model = self.build()
+            fold: int, **overrides: Any) -> tuple[Model, FitSummary]:
+        model = self.build(**overrides)
         self.tick(WalkForwardProgress(fold, self.n_folds, message=f"fold {fold} of {self.n_folds}: fitting"
                                       if fold <= self.n_folds else "final model: fitting"))
 
@@ -221,9 +224,9 @@ class _Recipe:
         summary = model.fit(X, y, validation=validation, progress=on_step)
         return model, summary
 
-    def build(self) -> Model:
+    def build(self, **overrides: Any) -> Model:
         try:
-            return self.model_cls(seed=self.seed, device=self.device, **self.params)
+            return self.model_cls(seed=self.seed, device=self.device, **{**self.params, **overrides})
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"Invalid parameters for model {self.model_cls.kind!r}: {exc}") from exc
 
@@ -267,12 +270,24 @@ def _run_fold(
     return row, oos, _normalised_importance(model)
 
 
-def _refit(recipe: _Recipe, sample: LabelledSample, validation_size: int, horizon: int) -> tuple[Model, FitSummary]:
-    """The final model: the same recipe on every labelled row (validation tail purged, for early stopping)."""
-    rows = np.arange(len(sample.y))
-    fit, validation = validation_tail(rows, validation_size, horizon, sample.bars)
-    val = (sample.X.iloc[validation], sample.y[validation]) if len(validation) else None
-    return recipe.fit(sample.X.iloc[fit], sample.y[fit], val, recipe.n_folds + 1)
+def _refit_params(recipe: _Recipe, best_iterations: pd.Series) -> dict[str, int]:
+    """What the deployed refit fixes: the folds' median best iteration, for models that early-stop."""
+    name = recipe.model_cls.iterations_param
+    found = pd.to_numeric(best_iterations, errors="coerce").dropna()
+    found = found[found > 0]
+    if name is None or found.empty:
+        return {}
+    return {name: max(1, int(round(float(found.median()))))}
+
+
+def _refit(recipe: _Recipe, sample: LabelledSample, params: dict[str, int]) -> tuple[Model, FitSummary]:
+    """The deployed model: the same recipe on every labelled row, none held back.
+
+    Early stopping would need a held-back tail, and that tail holds the newest bars, the ones that matter
+    most for the next prediction. So the refit runs a fixed number of rounds instead: the folds' median
+    best iteration (`_refit_params`), the setting that generalised out of sample.
+    """
+    return recipe.fit(sample.X, sample.y, None, recipe.n_folds + 1, **params)
 
 
 def _predict_rows(model: Model, X: pd.DataFrame, rows: np.ndarray) -> np.ndarray:

@@ -14,11 +14,25 @@ from pinelab_core.viz.theme import FALLING, LINE_COLOURS, RISING, TEXT, apply_da
 __all__ = [
     "confidence_gauge",
     "forecast_fan",
+    "in_sample_note",
     "member_breakdown",
     "outcome_chart",
     "reliability_chart",
     "watchlist_frame",
 ]
+
+def in_sample_note(bar_time: pd.Timestamp, trained_through: pd.Timestamp | None, *, latest: bool) -> str:
+    """Why a call is in-sample, in a trader's words (for the banner on the Predictions and Explain pages)."""
+    when = f"{pd.Timestamp(bar_time):%Y-%m-%d %H:%M} UTC"
+    if trained_through is not None and pd.Timestamp(bar_time) <= trained_through:
+        why = f"the models learned from bars up to {pd.Timestamp(trained_through):%Y-%m-%d %H:%M} UTC"
+    elif not latest:
+        why = "it is not the market's newest bar (clear the date range's end to see the live call)"
+    else:
+        why = "it lies in the past"
+    return (f"In-sample: the call for {when} is a look back, not a live call, because {why}. "
+            "It is not logged to the track record, the drift alerts or the ensemble signal source.")
+
 
 SIGNAL_COLOURS = {"BUY": RISING, "SELL": FALLING, "HOLD": "#90a4ae"}
 CLASS_COLOURS = {"DOWN": FALLING, "SIDEWAYS": "#90a4ae", "UP": RISING}
