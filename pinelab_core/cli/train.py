@@ -54,7 +54,8 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None, help="auto | cpu | cuda | mps (default PINELAB_DEVICE)")
     parser.add_argument("--train-size", type=int, default=None, help="rows in the first training window")
     parser.add_argument("--test-size", type=int, default=None, help="rows per test fold")
-    parser.add_argument("--step", type=int, default=None, help="rows between test folds (default and minimum: the test size, so no bar is scored twice)")
+    parser.add_argument("--step", type=int, default=None,
+                        help="rows between test folds (default and minimum: the test size; no bar is scored twice)")
     parser.add_argument("--window", default="expanding", choices=["expanding", "rolling"])
     parser.add_argument("--embargo", type=int, default=0, help="extra bars between training and each test fold")
     parser.add_argument("--fees", type=float, default=0.0005, help="fraction of traded notional (default 0.0005)")
