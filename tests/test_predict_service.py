@@ -99,7 +99,7 @@ def test_prediction_has_calibrated_signal_members_and_forecasts(trained: tuple[S
     active = load_active(settings, SYMBOL, TIMEFRAME)
     assert active.ensemble.oof_metrics["hit_rate"] > 0.4
     assert active.oof_reliability is not None
-    assert active.oof_reliability["count"].sum() == active.ensemble.n_oof_rows
+    assert active.oof_reliability["count"].sum() == active.ensemble.oof_metrics["n_scored"]  # cross-fitted rows
 
 
 def test_prediction_is_cached_until_a_new_bar_and_logged_once(trained: tuple[Settings, pd.DataFrame]) -> None:

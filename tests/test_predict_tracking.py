@@ -24,8 +24,8 @@ def test_outcomes_fill_in_once_the_horizon_has_passed(settings: Settings) -> Non
     clear_model_cache()
     clear_prediction_cache()
     ohlcv = planted_ohlcv(1_000)
-    train_active_models(settings, ohlcv, ("lightgbm",))
-    for end in (990, 995, 997):  # predictions at bars 989, 994 and 996
+    train_active_models(settings, ohlcv.iloc[:985], ("lightgbm",))  # learned from bars up to 981
+    for end in (990, 995, 997):  # live predictions at bars 989, 994 and 996, after the training range
         predict(SYMBOL, TIMEFRAME, "test", settings, ohlcv=ohlcv.iloc[:end], forecasts=False)
     # With bars 0..996 known only bar 989 (horizon 3) is resolvable; bar 994 needs bar 997.
     assert resolve_outcomes(settings, lambda source, symbol, timeframe: ohlcv.iloc[:997]) == 1

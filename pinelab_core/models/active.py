@@ -23,7 +23,7 @@ from pinelab_core.config import Settings
 from pinelab_core.errors import ModelNotFoundError, ModelSchemaError
 from pinelab_core.models.base import Model
 from pinelab_core.models.calibration import reliability_table
-from pinelab_core.models.ensemble import Ensemble, align_oof, fit_ensemble
+from pinelab_core.models.ensemble import PROB_COLUMNS, Ensemble, fit_ensemble
 from pinelab_core.models.inputs import CANDLE_COLUMNS, candle_inputs
 
 __all__ = ["ActiveEnsemble", "Member", "clear_model_cache", "load_active", "member_inputs", "member_probabilities"]
@@ -105,7 +105,7 @@ def load_active(settings: Settings, symbol: str, timeframe: str) -> ActiveEnsemb
     if "hit_rate" in ensemble.oof_metrics:
         hit_rates["ensemble"] = ensemble.oof_metrics["hit_rate"]
     active = ActiveEnsemble(symbol, timeframe, tuple(members), ensemble, int(label.get("horizon", 1)), label,
-                            hit_rates, _trained_through(members, oof), _oof_reliability(ensemble, oof))
+                            hit_rates, _trained_through(members, oof), _oof_reliability(ensemble))
     with _LOCK:
         _ENSEMBLES[key] = active
     return active
@@ -248,11 +248,12 @@ def _same_label(members: Sequence[Member]) -> list[Member]:
     return [m for m in members if m.label == newest.label]
 
 
-def _oof_reliability(ensemble: Ensemble, oof: dict[str, pd.DataFrame | None]) -> pd.DataFrame | None:
-    if ensemble.weights_source != "out-of-fold":
+def _oof_reliability(ensemble: Ensemble) -> pd.DataFrame | None:
+    """Confidence against hit rate of the cross-fitted pool: every row scored by a pool fitted before it."""
+    scored = ensemble.cross_fitted
+    if ensemble.weights_source != "out-of-fold" or scored is None or scored.empty:
         return None
-    probs, y_true, _ = align_oof({key: oof[key] for key in ensemble.members})
-    return reliability_table(ensemble.combine(probs), y_true, n_bins=10)
+    return reliability_table(scored[list(PROB_COLUMNS)].to_numpy(), scored["y_true"].to_numpy(dtype=int), n_bins=10)
 
 
 def _oof_or_none(settings: Settings, registry: Any, member: Member) -> pd.DataFrame | None:
@@ -263,8 +264,6 @@ def _oof_or_none(settings: Settings, registry: Any, member: Member) -> pd.DataFr
 
 
 def _hit_rate(oof: pd.DataFrame | None) -> float | None:
-    from pinelab_core.models.ensemble import PROB_COLUMNS
-
     if oof is None or oof.empty:
         return None
     rows = oof[[*PROB_COLUMNS, "y_true"]].dropna()

@@ -5,7 +5,10 @@
 `clr` is the centred log-probability (`calibration.centred_log_probs`), `w` lies on the simplex, `T` is
 the temperature and `b` a centred class bias. Weights, temperature and bias are fit *together* on the
 members' out-of-fold walk-forward predictions by minimising multi-class log loss (a convex problem, so
-the same data always give the same weights). The seeds' fixed weights (trees 0.40, LSTM 0.35, CNN 0.25)
+the same data always give the same weights). The pool's own scores (hit rate, log loss, reliability) are
+cross-fitted: the out-of-fold rows are cut into `CROSS_FIT_BLOCKS` chronological blocks and each block is
+scored by a pool fitted on the blocks before it only, so no reported number was fitted on its own outcomes.
+The seeds' fixed weights (trees 0.40, LSTM 0.35, CNN 0.25)
 are only the fallback when no out-of-fold rows exist. A log-linear pool (rather than an average of
 probabilities) is chosen because `score` is then *linear* in each member's centred log-probabilities:
 SHAP values of the members combine into exactly additive SHAP values of the ensemble.
@@ -32,6 +35,7 @@ from pinelab_core.models.calibration import (
 from pinelab_core.types import Action
 
 __all__ = [
+    "CROSS_FIT_BLOCKS",
     "FALLBACK_GROUP_WEIGHTS",
     "MIN_OOF_ROWS",
     "PROB_COLUMNS",
@@ -39,6 +43,7 @@ __all__ = [
     "Forecast",
     "Prediction",
     "align_oof",
+    "cross_fitted_scores",
     "fallback_weights",
     "fit_ensemble",
     "signal_for",
@@ -48,6 +53,8 @@ __all__ = [
 PROB_COLUMNS: tuple[str, ...] = tuple(f"prob_{name}" for name in DIRECTION_CLASSES)
 #: Fewer aligned out-of-fold rows than this and the fixed fallback weights are used instead.
 MIN_OOF_ROWS = 60
+#: Chronological blocks of the out-of-fold rows; block k is scored by the pool fitted on blocks < k.
+CROSS_FIT_BLOCKS = 5
 #: The seeds' fixed weights per model family, used only when there is nothing to learn weights from.
 FALLBACK_GROUP_WEIGHTS: dict[str, float] = {"trees": 0.40, "lstm": 0.35, "cnn": 0.25}
 _TREE_KINDS = {"lightgbm", "xgboost", "random_forest", "extra_trees", "catboost"}
@@ -123,7 +130,10 @@ class Ensemble:
     calibration: Calibration
     weights_source: str  # "out-of-fold" or "fallback"
     n_oof_rows: int = 0
-    oof_metrics: dict[str, float] = field(default_factory=dict)
+    oof_metrics: dict[str, float] = field(default_factory=dict)  # cross-fitted: see the module docstring
+    #: The cross-fitted pool's probabilities (prob_* columns) and outcomes (y_true) by bar: the rows the
+    #: metrics and the pages' "out of fold" calibration are computed on.
+    cross_fitted: pd.DataFrame | None = field(default=None, compare=False, repr=False)
 
     def coefficients(self, available: np.ndarray | None = None) -> np.ndarray:
         """Per-row score coefficient of each member, w_m / T, renormalised over the members available.
@@ -209,14 +219,55 @@ def fit_ensemble(kinds: Mapping[str, str], member_oof: Mapping[str, pd.DataFrame
             Missing, empty or too short (< `MIN_OOF_ROWS` bars shared by all members) -> fallback weights.
 
     Returns:
-        The fitted `Ensemble`, with out-of-fold log loss, Brier and calibration error in `oof_metrics`.
+        The `Ensemble` fitted on every out-of-fold row (what predictions use), with its log loss, Brier
+        score, calibration error and hit rate in `oof_metrics`, all scored cross-fitted (`cross_fitted`).
     """
     keys = tuple(kinds)
-    n_classes = len(DIRECTION_CLASSES)
-    probs = np.empty((0, len(keys), n_classes))
+    probs = np.empty((0, len(keys), len(DIRECTION_CLASSES)))
     y_true = np.empty(0, dtype=int)
+    times = pd.DatetimeIndex([])
     if member_oof and all(member_oof.get(key) is not None for key in keys):
-        probs, y_true, _ = align_oof({key: member_oof[key] for key in keys})
+        probs, y_true, times = align_oof({key: member_oof[key] for key in keys})
+    ensemble = _fit_parameters(kinds, probs, y_true)
+    if ensemble.weights_source == "fallback":
+        return ensemble
+    scored = cross_fitted_scores(kinds, probs, y_true, times)
+    pooled, truth = scored[list(PROB_COLUMNS)].to_numpy(), scored["y_true"].to_numpy(dtype=int)
+    metrics = {"log_loss": log_loss(pooled, truth), "brier": brier_score(pooled, truth),
+               "calibration_error": expected_calibration_error(pooled, truth),
+               "hit_rate": float((pooled.argmax(axis=1) == truth).mean()) if len(truth) else float("nan"),
+               "n_scored": float(len(truth))}
+    return Ensemble(ensemble.members, ensemble.weights, ensemble.calibration, ensemble.weights_source,
+                    ensemble.n_oof_rows, metrics, scored)
+
+
+def cross_fitted_scores(kinds: Mapping[str, str], probs: np.ndarray, y_true: np.ndarray, times: pd.DatetimeIndex,
+                        n_blocks: int = CROSS_FIT_BLOCKS) -> pd.DataFrame:
+    """The pool's probabilities on aligned out-of-fold rows, each block scored by a pool fitted before it.
+
+    The first block has no past to learn from and is not scored; a block whose past is shorter than
+    `MIN_OOF_ROWS` is scored with the fixed fallback weights, as the deployed pool would have been then.
+
+    Returns:
+        prob_* columns and y_true, indexed by bar time (the rows of blocks 2..n_blocks).
+    """
+    edges = np.linspace(0, len(y_true), n_blocks + 1).round().astype(int)
+    parts = []
+    for start, stop in zip(edges[1:-1], edges[2:], strict=True):
+        if stop <= start:
+            continue
+        earlier = _fit_parameters(kinds, probs[:start], y_true[:start])
+        parts.append(pd.DataFrame(earlier.combine(probs[start:stop]), index=times[start:stop],
+                                  columns=list(PROB_COLUMNS)).assign(y_true=y_true[start:stop]))
+    if not parts:
+        return pd.DataFrame(columns=[*PROB_COLUMNS, "y_true"], index=pd.DatetimeIndex([], name="time"))
+    return pd.concat(parts)
+
+
+def _fit_parameters(kinds: Mapping[str, str], probs: np.ndarray, y_true: np.ndarray) -> Ensemble:
+    """Weights, temperature and bias fitted on these rows (fixed fallback weights with too few rows)."""
+    keys = tuple(kinds)
+    n_classes = len(DIRECTION_CLASSES)
     if len(y_true) < MIN_OOF_ROWS:
         fixed = fallback_weights(kinds)
         return Ensemble(keys, tuple(fixed[k] for k in keys), Calibration(class_bias=(0.0,) * n_classes), "fallback")
@@ -227,15 +278,9 @@ def fit_ensemble(kinds: Mapping[str, str], member_oof: Mapping[str, pd.DataFrame
         weights, temperature = np.full(len(keys), 1.0 / len(keys)), 1e3
     else:
         weights, temperature = coefficients / total, 1.0 / total
-    ensemble = Ensemble(keys, tuple(float(w) for w in weights),
-                        Calibration(temperature=float(temperature), class_bias=tuple(float(b) for b in bias)),
-                        "out-of-fold", n_oof_rows=len(y_true))
-    pooled = ensemble.combine(probs)
-    metrics = {"log_loss": log_loss(pooled, y_true), "brier": brier_score(pooled, y_true),
-               "calibration_error": expected_calibration_error(pooled, y_true),
-               "hit_rate": float((pooled.argmax(axis=1) == y_true).mean())}
-    return Ensemble(ensemble.members, ensemble.weights, ensemble.calibration, ensemble.weights_source,
-                    ensemble.n_oof_rows, metrics)
+    return Ensemble(keys, tuple(float(w) for w in weights),
+                    Calibration(temperature=float(temperature), class_bias=tuple(float(b) for b in bias)),
+                    "out-of-fold", n_oof_rows=len(y_true))
 
 
 def _fit_pool(clr: np.ndarray, y_true: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
