@@ -113,7 +113,7 @@ for name, version in job_versions(settings, job.id):
     st.subheader(f"{result.ref} · {result.kind} · {result.device}")
     if result.overfit:
         st.warning(f"Overfitting: train balanced accuracy exceeds validation by {m['overfit_gap']:.2f} on average.")
-    cols = st.columns(6)
+    cols = [*st.columns(3), *st.columns(3)]  # six in a row cut the values off below ~1,400 px
     cols[0].metric("Balanced accuracy", f"{m['balanced_accuracy']:.3f}",
                    f"{m['balanced_accuracy'] - m['baseline_balanced_accuracy']:+.3f} vs majority")
     cols[1].metric("Accuracy", f"{m['accuracy']:.3f}", f"{m['accuracy'] - m['baseline_accuracy']:+.3f} vs majority")

@@ -48,7 +48,7 @@ except PinelabError as exc:
     st.stop()
 
 agg = desk.aggregate
-cols = st.columns(5)
+cols = [*st.columns(3), *st.columns(2)]  # five in a row cut the values off below ~1,400 px
 cols[0].metric("Consensus", agg.action.value, f"{agg.score:+.2f}")
 cols[1].metric("Confidence", f"{agg.confidence:.0%}")
 cols[2].metric("Position size", f"{agg.position_size:+.1%}", help="volatility-targeted (15%/yr), capped at 100%")

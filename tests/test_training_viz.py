@@ -57,9 +57,11 @@ def test_loss_curves_split_runs_and_folds() -> None:
         "stage": ["A lightgbm: fold 1 of 2"] * 4 + ["B cnn: fold 1 of 2"],
     })
     figure = loss_curve_figure(points)
-    names = [trace.name for trace in figure.data]
-    assert names == ["A lightgbm fold 1 train", "A lightgbm fold 1 val", "A lightgbm fold 2 train",
-                     "A lightgbm fold 2 val", "B cnn fold 1 train"]
+    names = [(trace.name, trace.line.dash, trace.showlegend is not False) for trace in figure.data]
+    # one legend entry per fold (its validation line is toggled with it): a 5-fold run's legend stays short
+    assert names == [("A lightgbm fold 1", None, True), ("A lightgbm fold 1", "dash", False),
+                     ("A lightgbm fold 2", None, True), ("A lightgbm fold 2", "dash", False),
+                     ("B cnn fold 1", None, True)]
     assert loss_curve_figure(points.iloc[:0]).layout.annotations
 
 

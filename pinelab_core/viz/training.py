@@ -116,18 +116,19 @@ def equity_figure(equity: pd.DataFrame, title: str = "Implied strategy vs buy-an
 
 
 def loss_curve_figure(points: pd.DataFrame) -> go.Figure:
-    """Training (solid) and validation (dashed) loss per step, one colour per fold and run."""
+    """Training (solid) and validation (dashed) loss per step, one colour (and one legend entry) per fold."""
     figure = go.Figure()
     if len(points):
         runs = points.get("stage", pd.Series("", index=points.index)).astype(str).str.split(":").str[0]
         for number, ((run, fold), group) in enumerate(points.assign(run=runs).groupby(["run", "fold"], sort=False)):
             colour = LINE_COLOURS[number % len(LINE_COLOURS)]
             name = f"{run} fold {int(fold)}".strip()
-            figure.add_scatter(x=group["step"], y=group["train_loss"], name=f"{name} train", mode="lines",
-                               line={"color": colour})
+            figure.add_scatter(x=group["step"], y=group["train_loss"], name=name, mode="lines", legendgroup=name,
+                               line={"color": colour}, hovertemplate="train %{y:.4f}")
             if group["val_loss"].notna().any():
-                figure.add_scatter(x=group["step"], y=group["val_loss"], name=f"{name} val", mode="lines",
-                                   line={"color": colour, "dash": "dash"})
+                figure.add_scatter(x=group["step"], y=group["val_loss"], name=name, mode="lines", legendgroup=name,
+                                   showlegend=False, line={"color": colour, "dash": "dash"},
+                                   hovertemplate="validation %{y:.4f}")
     else:
         figure.add_annotation(text="no loss points yet", showarrow=False)
     figure.update_layout(title="Loss per step (solid: train, dashed: validation)", xaxis_title="step",
