@@ -104,10 +104,10 @@ def _wait_healthy(dashboard: Dashboard, timeout: float = 90.0) -> None:
     while time.monotonic() < deadline:
         if dashboard.process.poll() is not None:
             raise RuntimeError(f"streamlit exited with {dashboard.process.returncode}:\n{dashboard.log_tail()}")
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(f"{dashboard.url}/_stcore/health", timeout=2) as response:  # noqa: S310
-                if response.read().strip() == b"ok":
-                    return
+        with contextlib.suppress(OSError), urllib.request.urlopen(  # noqa: S310 - our own localhost server
+                f"{dashboard.url}/_stcore/health", timeout=2) as response:
+            if response.read().strip() == b"ok":
+                return
         time.sleep(0.3)
     raise RuntimeError(f"streamlit did not answer its health check in {timeout:.0f} s:\n{dashboard.log_tail()}")
 

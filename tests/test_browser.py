@@ -38,7 +38,7 @@ TITLES = [spec.title for spec in PAGES]
 JOB_SECONDS = 300  # a starter or LightGBM job on DEMO-EQUITY 1d takes about a minute on 2 busy cores
 def _path(spec) -> str:  # type: ignore[no-untyped-def]
     """The page's URL path: the default page lives at the root (Streamlit ignores its url_path)."""
-    return "" if spec.default else spec.url_path  # a starter or LightGBM job on DEMO-EQUITY 1d takes about a minute on 2 busy cores
+    return "" if spec.default else spec.url_path
 
 
 @pytest.fixture(scope="module")
