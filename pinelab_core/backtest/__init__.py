@@ -1,35 +1,28 @@
-"""Backtesting: performance metrics and the implied strategy of a classifier's predictions."""
+"""The execution engine: the only code in PineLab that turns positions into money.
 
+Front door: `run_backtest(ohlcv, positions, *, fees, slippage, init_cash, **options) -> BacktestResult`.
+"""
+
+from pinelab_core.backtest.execution import ExecutionModel
 from pinelab_core.backtest.metrics import (
-    CLASS_POSITIONS,
-    buy_and_hold_positions,
     cagr,
-    equity_curve,
-    implied_positions,
     max_drawdown,
-    next_open_returns,
     periods_per_year,
     profit_factor,
     sharpe_ratio,
-    strategy_returns,
-    summarize_strategy,
-    trade_returns,
     win_rate,
 )
+from pinelab_core.backtest.result import BacktestResult
+from pinelab_core.backtest.run import run_backtest
 
 __all__ = [
-    "CLASS_POSITIONS",
-    "buy_and_hold_positions",
+    "BacktestResult",
+    "ExecutionModel",
     "cagr",
-    "equity_curve",
-    "implied_positions",
     "max_drawdown",
-    "next_open_returns",
     "periods_per_year",
     "profit_factor",
+    "run_backtest",
     "sharpe_ratio",
-    "strategy_returns",
-    "summarize_strategy",
-    "trade_returns",
     "win_rate",
 ]
