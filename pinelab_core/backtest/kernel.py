@@ -61,7 +61,7 @@ def new_state(params: np.ndarray) -> np.ndarray:
     return state
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def fill_price(reference: float, side: float, params: np.ndarray, atr: float) -> float:
     """The price a `side` (+1 buy, -1 sell) order gets against a `reference` quote: spread and slippage adverse."""
     price = reference * (1.0 + side * (params[P_HALF_SPREAD] + params[P_SLIPPAGE]))
@@ -70,7 +70,7 @@ def fill_price(reference: float, side: float, params: np.ndarray, atr: float) ->
     return price
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _book(ledger: np.ndarray, j: int, bar: int, delta: float, fill: float, fee: float, cost: float,
           reason: int, trades: np.ndarray, n: int) -> int:
     """Record a fill of `delta` units in asset j's open trade; write the trade out when it closes."""
@@ -102,7 +102,7 @@ def _book(ledger: np.ndarray, j: int, bar: int, delta: float, fill: float, fee: 
     return n + 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _write_trade(ledger: np.ndarray, j: int, bar: int, exit_price: float, pnl: float, reason: int,
                  trades: np.ndarray, n: int) -> None:
     trades[n, T_ASSET], trades[n, T_ENTRY_BAR], trades[n, T_EXIT_BAR] = j, ledger[j, L_ENTRY_BAR], bar
@@ -112,7 +112,7 @@ def _write_trade(ledger: np.ndarray, j: int, bar: int, exit_price: float, pnl: f
     trades[n, T_COSTS], trades[n, T_REASON] = ledger[j, L_COSTS], reason
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def order(state: np.ndarray, ledger: np.ndarray, j: int, params: np.ndarray, bar: int, delta: float,
           reference: float, atr: float, reason: int, trades: np.ndarray, n: int) -> int:
     """Fill `delta` units of asset j against `reference`: move cash, charge costs, book the trade."""
@@ -136,7 +136,7 @@ def order(state: np.ndarray, ledger: np.ndarray, j: int, params: np.ndarray, bar
     return n
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def kelly_limit(state: np.ndarray, params: np.ndarray) -> float:
     """The largest |exposure| the Kelly cap allows now (inf while it is off or too few trades closed)."""
     closed = state[ST_N_WIN] + state[ST_N_LOSS]
@@ -151,14 +151,14 @@ def kelly_limit(state: np.ndarray, params: np.ndarray) -> float:
     return params[P_KELLY_CAP] * max(p - (1.0 - p) / payoff, 0.0)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def round_lot(units: float, lot: float) -> float:
     if lot > 0.0:
         return math.trunc(units / lot + 1e-9 * math.copysign(1.0, units)) * lot
     return units
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _execute(state: np.ndarray, ledger: np.ndarray, params: np.ndarray, bar: int, open_: float,
              trades: np.ndarray, n: int) -> int:
     """Fill the pending target at this bar's open: close a position of the other sign, then size the new one."""
@@ -185,7 +185,7 @@ def _execute(state: np.ndarray, ledger: np.ndarray, params: np.ndarray, bar: int
     return order(state, ledger, 0, params, bar, delta, open_, atr, R_SIGNAL, trades, n)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _check_stops(state: np.ndarray, ledger: np.ndarray, params: np.ndarray, bar: int, open_: float,
                  high: float, low: float, trades: np.ndarray, n: int) -> int:
     """Exit on a stop, trailing stop or take-profit touched inside this bar (the stop first if both were)."""
@@ -211,38 +211,53 @@ def _check_stops(state: np.ndarray, ledger: np.ndarray, params: np.ndarray, bar:
     return n
 
 
+@njit(cache=True, inline="always")
+def _step_bar(state: np.ndarray, ledger: np.ndarray, params: np.ndarray, bar: int, open_: float, high: float,
+              low: float, close: float, atr: float, scale: float, target: float, trades: np.ndarray, n: int) -> int:
+    # Helpers run only when there is something to do: most bars neither fill nor decide, and each call
+    # pays reference counting on its array arguments.
+    if not math.isnan(state[ST_PENDING]):
+        if state[ST_BUST] == 0.0:
+            n = _execute(state, ledger, params, bar, open_, trades, n)
+        state[ST_PENDING] = np.nan
+    units = ledger[0, L_UNITS]
+    if units != 0.0:
+        if not (math.isnan(params[P_STOP]) and math.isnan(params[P_TAKE]) and math.isnan(params[P_TRAIL])):
+            n = _check_stops(state, ledger, params, bar, open_, high, low, trades, n)
+            units = ledger[0, L_UNITS]
+        if units != 0.0 and state[ST_CASH] + units * close <= 0.0:  # wiped out: close, stop trading
+            n = order(state, ledger, 0, params, bar, -units, close, np.nan, R_LIQUIDATION, trades, n)
+            state[ST_BUST] = 1.0
+            units = 0.0
+        if units > 0.0:
+            ledger[0, L_PEAK] = max(ledger[0, L_PEAK], high)
+        elif units < 0.0:
+            ledger[0, L_PEAK] = min(ledger[0, L_PEAK], low)
+    state[ST_EQUITY] = state[ST_CASH] + units * close
+    state[ST_LAST_ATR] = atr
+    if not math.isnan(target) or params[P_REBALANCE] > 0.0:
+        _decide(state, params, atr, scale, target)
+    return n
+
+
 @njit(cache=True)
 def step_bar(state: np.ndarray, ledger: np.ndarray, params: np.ndarray, bar: int, open_: float, high: float,
              low: float, close: float, atr: float, scale: float, target: float, trades: np.ndarray, n: int) -> int:
     """Advance one bar: fill at the open, stops intrabar, mark at the close, take the next decision.
 
     `target` is the position decided at this bar's close (NaN = no new decision). Returns the number of
-    trade records in `trades` after this bar (closed trades are appended at index n onwards).
+    trade records in `trades` after this bar (closed trades are appended at index n onwards). `run_single`
+    runs exactly this arithmetic (inlined) for every bar; the `Stepper` calls it from Python.
     """
-    if not math.isnan(state[ST_PENDING]) and state[ST_BUST] == 0.0:
-        n = _execute(state, ledger, params, bar, open_, trades, n)
-    state[ST_PENDING] = np.nan
-    n = _check_stops(state, ledger, params, bar, open_, high, low, trades, n)
-    units = ledger[0, L_UNITS]
-    if units != 0.0 and state[ST_CASH] + units * close <= 0.0:  # wiped out: close at the close, stop trading
-        n = order(state, ledger, 0, params, bar, -units, close, np.nan, R_LIQUIDATION, trades, n)
-        state[ST_BUST] = 1.0
-    if ledger[0, L_UNITS] > 0.0:
-        ledger[0, L_PEAK] = max(ledger[0, L_PEAK], high)
-    elif ledger[0, L_UNITS] < 0.0:
-        ledger[0, L_PEAK] = min(ledger[0, L_PEAK], low)
-    state[ST_EQUITY] = state[ST_CASH] + ledger[0, L_UNITS] * close
-    state[ST_LAST_ATR] = atr
-    _decide(state, params, atr, scale, target)
-    return n
+    return _step_bar(state, ledger, params, bar, open_, high, low, close, atr, scale, target, trades, n)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _decide(state: np.ndarray, params: np.ndarray, atr: float, scale: float, target: float) -> None:
     """Take the decision made at this close: an order for the next open when it changes the target."""
     if state[ST_BUST] != 0.0:
         return
-    state[ST_SINCE_REBALANCE] += 1.0
+    state[ST_SINCE_REBALANCE] += 1.0  # only counted when rebalancing is on (or a decision comes)
     every = params[P_REBALANCE]
     forced = every > 0.0 and state[ST_SINCE_REBALANCE] >= every
     if math.isnan(target):
@@ -280,7 +295,7 @@ def run_single(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.n
     equity, cash, units = np.empty(n_bars), np.empty(n_bars), np.empty(n_bars)
     n = 0
     for i in range(n_bars):
-        n = step_bar(state, ledger, params, i, open_[i], high[i], low[i], close[i], atr[i], scale[i], targets[i],
+        n = _step_bar(state, ledger, params, i, open_[i], high[i], low[i], close[i], atr[i], scale[i], targets[i],
                      trades, n)
         equity[i], cash[i], units[i] = state[ST_EQUITY], state[ST_CASH], ledger[0, L_UNITS]
     if n_bars:
