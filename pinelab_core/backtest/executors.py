@@ -62,7 +62,8 @@ def _evaluate_in_worker(spec: TrialSpec) -> TrialOutcome:
     return evaluate_trial(_WORKER_OHLCV, spec)
 
 
-def _process(ohlcv: pd.DataFrame, specs: Sequence[TrialSpec], workers: int | None) -> Iterator[tuple[int, TrialOutcome]]:
+def _process(ohlcv: pd.DataFrame, specs: Sequence[TrialSpec],
+             workers: int | None) -> Iterator[tuple[int, TrialOutcome]]:
     count = max(1, min(workers or os.cpu_count() or 1, len(specs)))
     chunk = max(1, len(specs) // (count * 8))
     with ProcessPoolExecutor(max_workers=count, initializer=_init_worker, initargs=(ohlcv,)) as pool:
