@@ -156,8 +156,9 @@ with tabs[5]:
 with tabs[6]:
     limit = st.slider("Monte Carlo 5th-percentile drawdown limit", -0.9, -0.01, -0.25, 0.01, key="bt_dd_limit")
     wfo = st.session_state.get("bt_wfo")
-    checklist = promotion_checklist(float(stats["sharpe"]), None if wfo is None else float(wfo.result.stats["win_rate"]),
-                                    st.session_state.get("bt_mc_p5_drawdown"), PromotionRule(max_drawdown_limit=limit))
+    wf_win_rate = None if wfo is None else float(wfo.result.stats["win_rate"])
+    checklist = promotion_checklist(float(stats["sharpe"]), wf_win_rate, st.session_state.get("bt_mc_p5_drawdown"),
+                                    PromotionRule(max_drawdown_limit=limit))
     st.dataframe(checklist.assign(passed=checklist["passed"].map({True: "pass", False: "fail"})), hide_index=True)
     if wfo is None:
         st.caption("Run the walk-forward optimisation to score the second check.")
