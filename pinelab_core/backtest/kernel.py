@@ -1,9 +1,9 @@
 """The execution engine's arithmetic: Numba kernels shared by the vectorised run and the per-bar stepper.
 
-One bar is `step_bar`: (1) at the open, fill the order decided at the previous close; (2) intrabar, check
-stops against the low/high; (3) at the close, mark equity and accept the next decision. `run_single`
-loops `step_bar` over every bar inside Numba; `Stepper` (stepper.py) calls the very same `step_bar` once
-per bar from Python. Both therefore produce the same fills and the same equity, to the last bit.
+One bar is one pass of `run_bars`' loop: (1) at the open, fill the order decided at the previous close;
+(2) intrabar, check stops against the low/high; (3) at the close, mark equity and accept the next decision.
+`run_single` runs `run_bars` over every bar; `Stepper` (stepper.py) runs the very same `run_bars` over one
+bar per call. Both therefore produce the same fills and the same equity, to the last bit.
 
 Accounting: cash moves by units x fill price and by fees; equity = cash + units x close. A trade is a run
 of a non-zero position of one sign; it is charged the costs of its own entry and its own exit (a reversal
@@ -211,45 +211,44 @@ def _check_stops(state: np.ndarray, ledger: np.ndarray, params: np.ndarray, bar:
     return n
 
 
-@njit(cache=True, inline="always")
-def _step_bar(state: np.ndarray, ledger: np.ndarray, params: np.ndarray, bar: int, open_: float, high: float,
-              low: float, close: float, atr: float, scale: float, target: float, trades: np.ndarray, n: int) -> int:
-    # Helpers run only when there is something to do: most bars neither fill nor decide, and each call
-    # pays reference counting on its array arguments.
-    if not math.isnan(state[ST_PENDING]):
-        if state[ST_BUST] == 0.0:
-            n = _execute(state, ledger, params, bar, open_, trades, n)
-        state[ST_PENDING] = np.nan
-    units = ledger[0, L_UNITS]
-    if units != 0.0:
-        if not (math.isnan(params[P_STOP]) and math.isnan(params[P_TAKE]) and math.isnan(params[P_TRAIL])):
-            n = _check_stops(state, ledger, params, bar, open_, high, low, trades, n)
-            units = ledger[0, L_UNITS]
-        if units != 0.0 and state[ST_CASH] + units * close <= 0.0:  # wiped out: close, stop trading
-            n = order(state, ledger, 0, params, bar, -units, close, np.nan, R_LIQUIDATION, trades, n)
-            state[ST_BUST] = 1.0
-            units = 0.0
-        if units > 0.0:
-            ledger[0, L_PEAK] = max(ledger[0, L_PEAK], high)
-        elif units < 0.0:
-            ledger[0, L_PEAK] = min(ledger[0, L_PEAK], low)
-    state[ST_EQUITY] = state[ST_CASH] + units * close
-    state[ST_LAST_ATR] = atr
-    if not math.isnan(target) or params[P_REBALANCE] > 0.0:
-        _decide(state, params, atr, scale, target)
-    return n
-
-
 @njit(cache=True)
-def step_bar(state: np.ndarray, ledger: np.ndarray, params: np.ndarray, bar: int, open_: float, high: float,
-             low: float, close: float, atr: float, scale: float, target: float, trades: np.ndarray, n: int) -> int:
-    """Advance one bar: fill at the open, stops intrabar, mark at the close, take the next decision.
+def run_bars(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, atr: np.ndarray,
+             scale: np.ndarray, targets: np.ndarray, params: np.ndarray, state: np.ndarray, ledger: np.ndarray,
+             trades: np.ndarray, n: int, start: int, stop: int, equity: np.ndarray, cash: np.ndarray,
+             units_out: np.ndarray) -> int:
+    """Advance bars [start, stop): fill at the open, stops intrabar, mark at the close, take the next decision.
 
-    `target` is the position decided at this bar's close (NaN = no new decision). Returns the number of
-    trade records in `trades` after this bar (closed trades are appended at index n onwards). `run_single`
-    runs exactly this arithmetic (inlined) for every bar; the `Stepper` calls it from Python.
+    `targets[i]` is the position decided at bar i's close (NaN = no new decision). Closed trades are appended to
+    `trades` from index n; returns the new count. `run_single` calls this for every bar at once and the
+    `Stepper` for one bar at a time: one body, so both produce the same numbers to the last bit. The body
+    is written out here (helpers run only when there is something to do) because passing the state arrays
+    into a helper on every bar costs reference counting that dwarfs the arithmetic.
     """
-    return _step_bar(state, ledger, params, bar, open_, high, low, close, atr, scale, target, trades, n)
+    for bar in range(start, stop):
+        open_i, close_i = open_[bar], close[bar]
+        if not math.isnan(state[ST_PENDING]):
+            if state[ST_BUST] == 0.0:
+                n = _execute(state, ledger, params, bar, open_i, trades, n)
+            state[ST_PENDING] = np.nan
+        units = ledger[0, L_UNITS]
+        if units != 0.0:
+            if not (math.isnan(params[P_STOP]) and math.isnan(params[P_TAKE]) and math.isnan(params[P_TRAIL])):
+                n = _check_stops(state, ledger, params, bar, open_i, high[bar], low[bar], trades, n)
+                units = ledger[0, L_UNITS]
+            if units != 0.0 and state[ST_CASH] + units * close_i <= 0.0:  # wiped out: close, stop trading
+                n = order(state, ledger, 0, params, bar, -units, close_i, np.nan, R_LIQUIDATION, trades, n)
+                state[ST_BUST] = 1.0
+                units = 0.0
+            if units > 0.0:
+                ledger[0, L_PEAK] = max(ledger[0, L_PEAK], high[bar])
+            elif units < 0.0:
+                ledger[0, L_PEAK] = min(ledger[0, L_PEAK], low[bar])
+        state[ST_EQUITY] = state[ST_CASH] + units * close_i
+        state[ST_LAST_ATR] = atr[bar]
+        if not math.isnan(targets[bar]) or params[P_REBALANCE] > 0.0:
+            _decide(state, params, atr[bar], scale[bar], targets[bar])
+        equity[bar], cash[bar], units_out[bar] = state[ST_EQUITY], state[ST_CASH], units
+    return n
 
 
 @njit(cache=True, inline="always")
@@ -287,17 +286,14 @@ def open_trade_record(ledger: np.ndarray, j: int, bar: int, close: float, trades
 @njit(cache=True)
 def run_single(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, atr: np.ndarray,
                scale: np.ndarray, targets: np.ndarray, params: np.ndarray) -> tuple:
-    """Every bar through `step_bar`: per-bar equity, cash and units, the trades, and the final state."""
+    """Every bar through `run_bars`: per-bar equity, cash and units, the trades, and the final state."""
     n_bars = len(open_)
     state = new_state(params)
     ledger = np.zeros((1, N_LEDGER))
     trades = np.empty((2 * n_bars + 2, N_TRADE))
     equity, cash, units = np.empty(n_bars), np.empty(n_bars), np.empty(n_bars)
-    n = 0
-    for i in range(n_bars):
-        n = _step_bar(state, ledger, params, i, open_[i], high[i], low[i], close[i], atr[i], scale[i], targets[i],
-                     trades, n)
-        equity[i], cash[i], units[i] = state[ST_EQUITY], state[ST_CASH], ledger[0, L_UNITS]
+    n = run_bars(open_, high, low, close, atr, scale, targets, params, state, ledger, trades, 0, 0, n_bars, equity,
+                 cash, units)
     if n_bars:
         n = open_trade_record(ledger, 0, n_bars - 1, close[n_bars - 1], trades, n)
     return equity, cash, units, trades[:n].copy(), state

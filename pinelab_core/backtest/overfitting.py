@@ -13,6 +13,7 @@ import itertools
 import math
 
 import numpy as np
+from numba import njit
 from scipy.stats import norm
 
 from pinelab_core.errors import DataValidationError
@@ -25,12 +26,27 @@ _EULER_GAMMA = 0.5772156649015329
 
 def block_moments(returns: np.ndarray, n_blocks: int = N_BLOCKS) -> np.ndarray:
     """(n_blocks, 5): count and sums of r, r^2, r^3, r^4 of per-bar returns over contiguous blocks."""
-    values = np.nan_to_num(np.asarray(returns, dtype=np.float64))
+    values = np.ascontiguousarray(np.nan_to_num(np.asarray(returns, dtype=np.float64)))
     if len(values) < n_blocks:
         raise DataValidationError(f"{len(values)} bars cannot be split into {n_blocks} blocks.")
-    starts = np.linspace(0, len(values), n_blocks + 1).astype(np.int64)[:-1]
-    powers = np.column_stack([np.ones_like(values), values, values**2, values**3, values**4])
-    return np.add.reduceat(powers, starts, axis=0)
+    edges = np.linspace(0, len(values), n_blocks + 1).astype(np.int64)
+    return _moments(values, edges)
+
+
+@njit(cache=True)
+def _moments(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """One pass over the returns: per block, the count and the sums of the first four powers."""
+    out = np.zeros((len(edges) - 1, 5))
+    for b in range(len(edges) - 1):
+        for i in range(edges[b], edges[b + 1]):
+            r = values[i]
+            r2 = r * r
+            out[b, 0] += 1.0
+            out[b, 1] += r
+            out[b, 2] += r2
+            out[b, 3] += r2 * r
+            out[b, 4] += r2 * r2
+    return out
 
 
 def moments_sharpe(moments: np.ndarray) -> tuple[float, float, float, int]:

@@ -1,6 +1,6 @@
 """`Stepper`: the execution engine one bar at a time, for a trading environment or a paper account.
 
-It calls the same Numba `step_bar` that `run_backtest` loops over, on the same state vectors, so feeding
+It calls the same Numba `run_bars` that `run_backtest` runs, one bar per call, on the same state vectors, so feeding
 it the same targets bar by bar gives the same fills and the same equity as the vectorised run, exactly.
 Python's per-call overhead is a few microseconds per bar; use `run_backtest` for whole histories.
 """
@@ -18,12 +18,11 @@ from pinelab_core.backtest.kernel import (
     L_UNITS,
     N_LEDGER,
     N_TRADE,
-    ST_CASH,
     ST_EQUITY,
     ST_TRADED,
     new_state,
     open_trade_record,
-    step_bar,
+    run_bars,
 )
 from pinelab_core.backtest.result import BacktestResult, build_result, market_arrays, trade_table
 from pinelab_core.backtest.run import check_market
@@ -70,6 +69,7 @@ class Stepper:
         self._trades = np.empty((2 * n_bars + 2, N_TRADE))
         self._n_trades = 0
         self._equity, self._cash, self._units = np.empty(n_bars), np.empty(n_bars), np.empty(n_bars)
+        self._targets = np.full(n_bars, np.nan)  # what was decided at each stepped bar
         self.bar = 0
 
     @property
@@ -99,10 +99,10 @@ class Stepper:
             raise DataValidationError(f"Target {value} outside [-1, 1].")
         i, a = self.bar, self._arrays
         before = self._n_trades
-        self._n_trades = step_bar(self._state, self._ledger, self._params, i, a.open[i], a.high[i], a.low[i],
-                                  a.close[i], a.atr[i], a.scale[i], value, self._trades, self._n_trades)
-        self._equity[i], self._cash[i] = self._state[ST_EQUITY], self._state[ST_CASH]
-        self._units[i] = self._ledger[0, L_UNITS]
+        self._targets[i] = value
+        self._n_trades = run_bars(a.open, a.high, a.low, a.close, a.atr, a.scale, self._targets, self._params,
+                                  self._state, self._ledger, self._trades, self._n_trades, i, i + 1, self._equity,
+                                  self._cash, self._units)
         self.bar += 1
         return StepResult(i, self._ohlcv.index[i], float(self._equity[i]), float(self._cash[i]),
                           float(self._units[i]), self._n_trades - before, self.done)
