@@ -187,7 +187,7 @@ def write_report(rows: list, sweeps: list, load_before: tuple, load_after: tuple
         ours = measured["pinelab"]["warm"]
         for library, m in measured.items():
             lines.append(f"| {bars:,} | {library} | {m['cold']:.3f} s | {m['warm']:.4f} s | "
-                         f"{m['warm'] / ours:.1f}x | {m['rss_mb']:.0f} MB | {m['final']:,.2f} |")
+                         f"{m['warm'] / ours:.1f}x | {m['rss_mb']:.0f} MB | {m['final']:.7g} |")
     ours = dict(sweeps)["pinelab"]
     lines += ["", "1,000-combination SMA sweep on 100,000 bars (cold, fresh process):", "",
               "| library | time | trials | vs PineLab | peak RSS |", "|---|---:|---:|---:|---:|"]
