@@ -15,7 +15,7 @@ import pandas as pd
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, log_loss
 
 from pinelab_core.backtest import run_backtest
-from pinelab_core.backtest.metrics import STAT_FIELDS, equity_curve
+from pinelab_core.backtest.metrics import STAT_FIELDS, equity_curve, profit_factor, win_rate
 from pinelab_core.errors import DataValidationError
 from pinelab_core.models.base import DIRECTION_CLASSES, FitSummary, Model
 from pinelab_core.training.labels import LabelSpec
@@ -33,6 +33,8 @@ __all__ = [
 PROBABILITY_COLUMNS: tuple[str, ...] = tuple(f"prob_{name}" for name in DIRECTION_CLASSES)
 #: Position per direction class index (DOWN, SIDEWAYS, UP): short, flat, long.
 CLASS_POSITIONS: tuple[float, float, float] = (-1.0, 0.0, 1.0)
+_BENCHMARK_FIELDS: tuple[str, ...] = ("total_return", "cagr", "sharpe", "sortino", "calmar", "max_drawdown",
+                                      "max_drawdown_duration", "exposure", "turnover")
 _CLASSES = list(range(len(DIRECTION_CLASSES)))
 
 
@@ -145,8 +147,9 @@ def strategy_scores(
             (elapsed calendar time), so it is not needed.
 
     Returns:
-        The extended `oos` and the metrics: every `BacktestResult.stats` field of the strategy and the
-        same with a `buy_and_hold_` prefix.
+        The extended `oos` and the metrics: every `BacktestResult.stats` field of the strategy, and
+        buy-and-hold's with a `buy_and_hold_` prefix (its trade statistics count its one trade, still open,
+        marked at the last close).
     """
     del timeframe  # the engine annualises by the bars' elapsed time
     positions = implied_positions(oos["y_pred"].to_numpy())
@@ -161,8 +164,13 @@ def strategy_scores(
     oos = oos.assign(position=positions, strategy_return=_row_returns(strategy.equity["equity"], oos.index),
                      buy_and_hold_return=_row_returns(hold.equity["equity"], oos.index))
     metrics = {name: float(strategy.stats[name]) for name in STAT_FIELDS if name != "buy_and_hold_return"}
-    metrics.update({f"buy_and_hold_{name}": float(hold.stats[name]) for name in STAT_FIELDS
-                    if name != "buy_and_hold_return"})
+    metrics.update({f"buy_and_hold_{name}": float(hold.stats[name]) for name in _BENCHMARK_FIELDS})
+    # buy-and-hold's one trade never closes: its trade statistics count it, marked at the last close
+    held = hold.trades
+    metrics.update({"buy_and_hold_n_trades": float(len(held)),
+                    "buy_and_hold_win_rate": win_rate(held["return"].to_numpy()),
+                    "buy_and_hold_profit_factor": profit_factor(held["pnl"].to_numpy()),
+                    "buy_and_hold_expectancy": float(held["return"].mean()) if len(held) else float("nan")})
     return oos, metrics
 
 
