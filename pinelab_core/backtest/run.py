@@ -9,7 +9,7 @@ number in it is a rebalancing decision, an all-NaN row is none.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -23,7 +23,7 @@ from pinelab_core.types import OHLCV_COLUMNS
 
 __all__ = ["PositionsLike", "align_positions", "check_market", "run_backtest"]
 
-PositionsLike = pd.Series | pd.DataFrame | np.ndarray | Callable[[pd.DataFrame], pd.Series]
+PositionsLike: TypeAlias = pd.Series | pd.DataFrame | np.ndarray | Callable[[pd.DataFrame], pd.Series]
 
 
 def run_backtest(

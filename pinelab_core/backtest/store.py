@@ -73,8 +73,9 @@ def save_run(engine: Engine, result: BacktestResult, *, symbol: str, timeframe: 
 
 def list_runs(engine: Engine, limit: int = 50) -> pd.DataFrame:
     """Stored runs, newest first: id, when, market, strategy, parameters and the headline stats."""
+    table = BacktestRow.__table__  # type: ignore[attr-defined]
     with Session(engine) as session:
-        rows = session.exec(select(BacktestRow).order_by(BacktestRow.id.desc()).limit(limit)).scalars().all()
+        rows = session.execute(select(BacktestRow).order_by(table.c.id.desc()).limit(limit)).scalars().all()
     records = []
     for row in rows:
         stats = json.loads(row.metrics_json or "{}")

@@ -88,23 +88,23 @@ def _backtest(args: argparse.Namespace) -> int:
         found = sweep(ohlcv, args.strategy, method=args.sweep, metric=args.metric, n_trials=args.n_trials,
                       seed=args.seed, executor=args.executor, engine=engine if args.study else None,
                       study=args.study, **execution)
-        payload = {"best_params": found.best_params, "best": found.best, "n_trials": found.n_trials,
+        summary = {"best_params": found.best_params, "best": found.best, "n_trials": found.n_trials,
                    "deflated_sharpe": found.deflated_sharpe, "pbo": found.pbo, "trials": found.trials}
         text = (f"{args.strategy} {args.sweep} sweep on {args.symbol}: {found.n_trials} trials, best "
                 f"{found.best_params} {args.metric}={found.best[args.metric]:.3f}\n"
                 f"deflated Sharpe {found.deflated_sharpe:.3f}, probability of overfitting {found.pbo:.2f}")
-        emit(args, payload, text)
+        emit(args, summary, text)
         return 0
     if args.walk_forward:
         wfo = walk_forward_optimise(ohlcv, args.strategy, metric=args.metric, executor=args.executor or "serial",
                                     **execution)
         stats = wfo.result.stats
-        payload = {"stats": stats, "n_trades": int(stats["n_trades"]), "windows": wfo.windows,
+        report = {"stats": stats, "n_trades": int(stats["n_trades"]), "windows": wfo.windows,
                    "degradation": wfo.degradation, "window_win_rate": wfo.window_win_rate, "n_trials": wfo.n_trials}
         text = (f"walk-forward {args.strategy} on {args.symbol}: {len(wfo.windows)} windows, out-of-sample Sharpe "
                 f"{stats['sharpe']:.2f}, total return {stats['total_return']:.1%}, degradation "
                 f"{wfo.degradation:.0%}\n\n{wfo.windows.to_string(index=False)}")
-        emit(args, payload, text)
+        emit(args, report, text)
         return 0
     run = backtest_strategy(ohlcv, args.strategy, params, symbol=args.symbol, timeframe=args.timeframe,
                             engine=engine, settings=settings, hold_bars=args.hold_bars, **execution)
