@@ -39,8 +39,18 @@ Training (purged walk-forward, background jobs)
     tune(ohlcv, model, search_space=None, n_trials=10) -> TuningResult (nested walk-forward, test folds unseen)
     TrainRequest(symbols, models, ...); train_and_register(settings, request) -> [TrainedVersion]
     submit_job(settings, "train", request.to_dict()) -> job id; cancel_job, get_job, list_jobs, reconcile_jobs
-Backtest metrics
-    sharpe_ratio, max_drawdown, win_rate, profit_factor, cagr, periods_per_year, strategy_returns (next-open fills)
+Backtesting (the one execution engine: a decision at bar t's close fills at t+1's open)
+    run_backtest(ohlcv, positions, *, fees=0.0, slippage=0.0, init_cash=10_000, **options) -> BacktestResult
+        (.stats: n_trades, total_return, cagr, sharpe, ...; .equity; .trades); options: stop_loss, take_profit,
+        trailing_stop, half_spread, slippage_atr, fixed_fee, vol_target, kelly_cap, lot_size, min_order, ...
+    Stepper(ohlcv, **options).step(target) -> the same engine bar by bar (RL environments, paper trading)
+    backtest_strategy(ohlcv, "sma_cross" | "rule:rsi" | "tradingview" | "ensemble" | "model:NAME", params)
+    STRATEGIES, strategy_positions(ohlcv, name, **params), register_strategy(Strategy(...))
+    sweep(ohlcv, strategy, method="grid" | "optuna" | "genetic") -> SweepResult (n_trials, deflated Sharpe, PBO)
+    walk_forward_optimise(ohlcv, strategy) -> stitched out-of-sample run; monte_carlo(result) -> bands
+    portfolio_backtest(markets, "min_variance" | "max_sharpe" | "risk_parity" | ...) -> weights, result
+    round_trip_returns(ohlcv, decided_at, exit_decided_at, direction, fees=) -> net returns of single calls
+    sharpe_ratio, max_drawdown, win_rate, profit_factor, cagr (elapsed time), periods_per_year
 Predictions and explanations
     predict(symbol, timeframe="1d", source="auto") -> Prediction (signal, calibrated confidence, members, forecasts)
     predict_many(symbols, timeframe="1d", source="auto") -> {symbol: Prediction or the error}
@@ -100,7 +110,21 @@ _EXPORTS: dict[str, str] = {
     "profit_factor": "pinelab_core.backtest",
     "cagr": "pinelab_core.backtest",
     "periods_per_year": "pinelab_core.backtest",
-    "strategy_returns": "pinelab_core.backtest",
+    "run_backtest": "pinelab_core.backtest",
+    "BacktestResult": "pinelab_core.backtest",
+    "ExecutionModel": "pinelab_core.backtest",
+    "Stepper": "pinelab_core.backtest",
+    "backtest_strategy": "pinelab_core.backtest",
+    "STRATEGIES": "pinelab_core.backtest",
+    "Strategy": "pinelab_core.backtest",
+    "register_strategy": "pinelab_core.backtest",
+    "strategy_positions": "pinelab_core.backtest",
+    "sweep": "pinelab_core.backtest",
+    "SweepResult": "pinelab_core.backtest",
+    "walk_forward_optimise": "pinelab_core.backtest",
+    "monte_carlo": "pinelab_core.backtest",
+    "portfolio_backtest": "pinelab_core.backtest",
+    "round_trip_returns": "pinelab_core.backtest",
     "predict": "pinelab_core.models.inference",
     "predict_many": "pinelab_core.models.inference",
     "Prediction": "pinelab_core.models.ensemble",

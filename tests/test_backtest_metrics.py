@@ -1,4 +1,4 @@
-"""Backtest metrics: hand-computed values, the next-open fill rule and cost accounting."""
+"""Backtest metrics: hand-computed values, annualising by elapsed time."""
 
 from __future__ import annotations
 
@@ -8,76 +8,51 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pinelab_core.backtest import (
-    cagr,
-    implied_positions,
-    max_drawdown,
-    next_open_returns,
-    periods_per_year,
-    profit_factor,
-    sharpe_ratio,
-    strategy_returns,
-    summarize_strategy,
-    trade_returns,
-    win_rate,
-)
+from pinelab_core.backtest import cagr, max_drawdown, periods_per_year, profit_factor, sharpe_ratio, win_rate
+from pinelab_core.backtest.metrics import kelly_fraction, max_drawdown_duration, sortino_ratio, sqn
 from pinelab_core.errors import DataValidationError
 
 
-def _bars(opens: list[float], closes: list[float] | None = None) -> pd.DataFrame:
-    closes = closes or opens
-    index = pd.date_range("2024-01-01", periods=len(opens), freq="1D", tz="UTC", name="time")
-    return pd.DataFrame({"open": opens, "high": opens, "low": opens, "close": closes, "volume": 1.0}, index=index)
-
-
-def test_signal_at_close_fills_at_next_open() -> None:
-    bars = _bars([100.0, 110.0, 121.0, 133.1], closes=[105.0, 115.0, 125.0, 140.0])
-    earned = next_open_returns(bars)
-    # decision at bar 0 -> buy at open[1]=110, exit at open[2]=121: +10%
-    assert earned.iloc[0] == pytest.approx(0.10)
-    assert earned.iloc[1] == pytest.approx(0.10)
-    # bar 2: fill at open[3]=133.1, no open[4], marked at the last close 140
-    assert earned.iloc[2] == pytest.approx(140.0 / 133.1 - 1.0)
-    # the last bar has no next bar to fill at
-    assert earned.iloc[3] == 0.0
-
-
-def test_costs_are_charged_on_traded_notional() -> None:
-    positions = np.array([1.0, 1.0, -1.0, 0.0])
-    bar_returns = np.array([0.01, 0.02, -0.03, 0.05])
-    net = strategy_returns(positions, bar_returns, fees=0.001, slippage=0.0005)
-    cost = 0.0015
-    expected = [0.01 - cost, 0.02, 0.03 - 2 * cost, 0.0 - cost]
-    np.testing.assert_allclose(net, expected)
-
-
-def test_trades_win_rate_and_profit_factor() -> None:
-    positions = np.array([1, 1, 0, -1, -1, 1])
-    returns = np.array([0.1, 0.1, 0.5, 0.02, -0.05, -0.1])
-    trades = trade_returns(positions, returns)
-    np.testing.assert_allclose(trades, [1.1 * 1.1 - 1, 1.02 * 0.95 - 1, -0.1])
-    assert win_rate(trades) == pytest.approx(1 / 3)
-    gains = 1.1 * 1.1 - 1
-    losses = -(1.02 * 0.95 - 1) + 0.1
-    assert profit_factor(trades) == pytest.approx(gains / losses)
+def test_win_rate_and_profit_factor() -> None:
+    pnl = np.array([21.0, -3.1, -10.0])
+    assert win_rate(pnl) == pytest.approx(1 / 3)
+    assert profit_factor(pnl) == pytest.approx(21.0 / 13.1)
     assert math.isnan(win_rate(np.array([])))
     assert profit_factor(np.array([0.1])) == math.inf
 
 
-def test_max_drawdown_and_cagr_by_hand() -> None:
-    returns = np.array([0.5, -0.5, 0.2])  # equity 1.5, 0.75, 0.9
-    assert max_drawdown(returns) == pytest.approx(-0.5)
-    assert max_drawdown(np.array([0.1, 0.1])) == 0.0
-    assert cagr(np.array([0.21]), periods=0.5) == pytest.approx(1.21**0.5 - 1)
-    assert cagr(np.array([-1.0]), periods=252) == -1.0
+def test_max_drawdown_and_its_duration_by_hand() -> None:
+    index = pd.date_range("2024-01-01", periods=5, freq="1D", tz="UTC")
+    equity = pd.Series([1.0, 1.5, 0.75, 0.9, 1.6], index=index)
+    assert max_drawdown(equity) == pytest.approx(-0.5)
+    assert max_drawdown(np.array([1.0, 1.1, 1.2])) == 0.0
+    assert max_drawdown_duration(equity) == 2.0  # below the 1.5 peak from day 1 until the new high on day 4
 
 
-def test_sharpe_is_annualised_and_zero_without_variance() -> None:
+def test_cagr_uses_elapsed_calendar_time() -> None:
+    two_years = pd.DatetimeIndex(["2020-01-01", "2021-12-31 12:00"], tz="UTC")
+    equity = pd.Series([100.0, 121.0], index=two_years)
+    years = (two_years[1] - two_years[0]).days / 365.25 + 0.5 / 365.25
+    assert cagr(equity) == pytest.approx(1.21 ** (1 / years) - 1)
+    assert cagr(pd.Series([1.0, 0.0], index=two_years)) == -1.0
+    assert cagr(equity, years=0.5) == pytest.approx(1.21**2 - 1)
+
+
+def test_sharpe_sortino_are_annualised_and_zero_without_variance() -> None:
     rng = np.random.default_rng(1)
     returns = rng.normal(0.001, 0.01, 500)
     daily = np.mean(returns) / np.std(returns, ddof=1)
     assert sharpe_ratio(returns, 252) == pytest.approx(daily * math.sqrt(252))
     assert sharpe_ratio(np.zeros(10), 252) == 0.0
+    downside = np.sqrt(np.mean(np.minimum(returns, 0) ** 2))
+    assert sortino_ratio(returns, 252) == pytest.approx(np.mean(returns) / downside * math.sqrt(252))
+
+
+def test_sqn_and_kelly_by_hand() -> None:
+    pnl = np.array([10.0, -5.0, 20.0, -5.0])
+    assert sqn(pnl) == pytest.approx(2 * np.mean(pnl) / np.std(pnl, ddof=1))
+    returns = np.array([0.1, -0.05, 0.1, -0.05])  # p = 0.5, payoff 2 -> 0.5 - 0.5 / 2
+    assert kelly_fraction(returns) == pytest.approx(0.25)
 
 
 def test_periods_per_year_measured_from_the_index() -> None:
@@ -89,20 +64,3 @@ def test_periods_per_year_measured_from_the_index() -> None:
     assert periods_per_year(None, "1d") == 252
     with pytest.raises(DataValidationError):
         periods_per_year(None, None)
-
-
-def test_implied_positions_and_summary() -> None:
-    assert implied_positions(np.array([0, 1, 2])).tolist() == [-1.0, 0.0, 1.0]
-    with pytest.raises(DataValidationError):
-        implied_positions(np.array([3]))
-    stats = summarize_strategy(np.array([1.0, 1.0, 0.0]), np.array([0.01, 0.02, 0.0]), periods=252)
-    assert stats["n_trades"] == 1 and stats["win_rate"] == 1.0
-    assert stats["exposure"] == pytest.approx(2 / 3)
-    assert stats["total_return"] == pytest.approx(1.01 * 1.02 - 1)
-
-
-def test_misaligned_inputs_are_rejected() -> None:
-    with pytest.raises(DataValidationError):
-        strategy_returns(np.ones(3), np.ones(2))
-    with pytest.raises(DataValidationError):
-        strategy_returns(np.ones(2), np.ones(2), fees=-0.1)

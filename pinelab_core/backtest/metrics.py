@@ -1,14 +1,10 @@
-"""Performance metrics of a return series, and the implied strategy of a direction classifier.
+"""Performance metrics of an equity curve and of a trade list; `backtest_stats` assembles them.
 
-Conventions (DESIGN.md): a signal decided at bar t's close fills at bar t+1's open, so the position
-decided at t earns the open-to-open return from bar t+1 to bar t+2. Fees and slippage are fractions
-of traded notional, charged on every change of position (going from short to long trades twice the
-notional). Returns are simple (not log) per-bar returns.
+Returns are simple per-bar returns of the equity marked at each close. Everything annualises by elapsed
+calendar time (DESIGN.md), never by counting rows: a curve with missing bars is not a shorter year.
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -17,30 +13,35 @@ from pinelab_core.errors import DataValidationError
 from pinelab_core.types import Timeframe
 
 __all__ = [
-    "CLASS_POSITIONS",
-    "buy_and_hold_positions",
+    "STAT_FIELDS",
+    "backtest_stats",
     "cagr",
+    "drawdown",
+    "elapsed_years",
     "equity_curve",
-    "implied_positions",
+    "kelly_fraction",
     "max_drawdown",
-    "next_open_returns",
+    "max_drawdown_duration",
     "periods_per_year",
     "profit_factor",
     "sharpe_ratio",
-    "strategy_returns",
-    "summarize_strategy",
-    "trade_returns",
+    "sortino_ratio",
+    "sqn",
     "win_rate",
 ]
 
-#: Position per direction class index (DOWN, SIDEWAYS, UP): short, flat, long.
-CLASS_POSITIONS: tuple[float, float, float] = (-1.0, 0.0, 1.0)
+#: The fields of `BacktestResult.stats`, in order.
+STAT_FIELDS: tuple[str, ...] = (
+    "n_trades", "total_return", "cagr", "sharpe", "sortino", "calmar", "max_drawdown", "max_drawdown_duration",
+    "win_rate", "profit_factor", "expectancy", "exposure", "turnover", "buy_and_hold_return", "sqn", "kelly",
+)
 
 _FALLBACK_PERIODS = {"1d": 252.0, "1w": 52.0}
+_DAYS_PER_YEAR = 365.25
 
 
 def periods_per_year(index: pd.DatetimeIndex | None = None, timeframe: Timeframe | str | None = None) -> float:
-    """Bars per year, for annualising Sharpe and CAGR.
+    """Bars per year, for annualising Sharpe and Sortino.
 
     Measured from the data when `index` spans at least 30 days (so equities' 252 trading days, crypto's
     365 and a 6.5-hour session's intraday bars all come out right); otherwise taken from `timeframe`
@@ -49,11 +50,25 @@ def periods_per_year(index: pd.DatetimeIndex | None = None, timeframe: Timeframe
     if index is not None and len(index) >= 3:
         span_days = (index[-1] - index[0]).total_seconds() / 86400.0
         if span_days >= 30:
-            return float((len(index) - 1) / (span_days / 365.25))
+            return float((len(index) - 1) / (span_days / _DAYS_PER_YEAR))
     if timeframe is None:
         raise DataValidationError("Cannot annualise: give a timeframe or an index spanning at least 30 days.")
     tf = Timeframe.parse(timeframe)
-    return _FALLBACK_PERIODS.get(tf.value, 365.25 * 86400.0 / tf.seconds)
+    return _FALLBACK_PERIODS.get(tf.value, _DAYS_PER_YEAR * 86400.0 / tf.seconds)
+
+
+def elapsed_years(index: pd.DatetimeIndex) -> float:
+    """Calendar time from the first to the last timestamp, in years of 365.25 days."""
+    if len(index) < 2:
+        return 0.0
+    return float((index[-1] - index[0]).total_seconds() / 86400.0 / _DAYS_PER_YEAR)
+
+
+def equity_curve(returns: pd.Series | np.ndarray, start: float = 1.0) -> np.ndarray | pd.Series:
+    """Compounded equity of simple per-bar returns, starting from `start` (NaN returns count as 0)."""
+    if isinstance(returns, pd.Series):
+        return start * (1.0 + returns.fillna(0.0)).cumprod()
+    return start * np.cumprod(1.0 + np.nan_to_num(np.asarray(returns, dtype=float)))
 
 
 def sharpe_ratio(returns: pd.Series | np.ndarray, periods: float) -> float:
@@ -67,134 +82,141 @@ def sharpe_ratio(returns: pd.Series | np.ndarray, periods: float) -> float:
     return float(np.mean(values) / std * np.sqrt(periods))
 
 
-def equity_curve(returns: pd.Series | np.ndarray, start: float = 1.0) -> np.ndarray | pd.Series:
-    """Compounded equity of simple per-bar returns, starting from `start` (NaN returns count as 0)."""
-    if isinstance(returns, pd.Series):
-        return start * (1.0 + returns.fillna(0.0)).cumprod()
-    return start * np.cumprod(1.0 + np.nan_to_num(np.asarray(returns, dtype=float)))
-
-
-def max_drawdown(returns: pd.Series | np.ndarray) -> float:
-    """Worst peak-to-trough loss of the compounded equity, as a negative fraction (0.0 if none)."""
-    equity = np.asarray(equity_curve(returns), dtype=float)
-    if len(equity) == 0:
+def sortino_ratio(returns: pd.Series | np.ndarray, periods: float) -> float:
+    """Annualised Sortino ratio: mean / downside deviation (root mean square of the negative returns)."""
+    values = _finite(returns)
+    if len(values) < 2:
         return 0.0
-    peaks = np.maximum.accumulate(np.concatenate([[1.0], equity]))[1:]
-    return float(np.min(equity / peaks - 1.0, initial=0.0))
+    downside = float(np.sqrt(np.mean(np.minimum(values, 0.0) ** 2)))
+    if downside <= 1e-15:
+        return float("inf") if np.mean(values) > 0 else 0.0
+    return float(np.mean(values) / downside * np.sqrt(periods))
 
 
-def cagr(returns: pd.Series | np.ndarray, periods: float) -> float:
-    """Compound annual growth rate of the compounded returns; -1.0 if the equity was wiped out."""
-    values = np.nan_to_num(np.asarray(returns, dtype=float))
+def drawdown(equity: pd.Series | np.ndarray) -> np.ndarray:
+    """Fractional distance of equity below its running peak (0 at a new high, negative below it)."""
+    values = np.asarray(equity, dtype=float)
     if len(values) == 0:
+        return values
+    return values / np.maximum.accumulate(values) - 1.0
+
+
+def max_drawdown(equity: pd.Series | np.ndarray) -> float:
+    """Worst peak-to-trough loss of an equity curve, as a negative fraction (0.0 if none)."""
+    return float(np.min(drawdown(equity), initial=0.0))
+
+
+def max_drawdown_duration(equity: pd.Series) -> float:
+    """Longest time, in days, spent below a previous equity peak (to recovery, or to the end if never)."""
+    values = equity.to_numpy(dtype=float)
+    if len(values) < 2:
         return 0.0
-    final = float(np.prod(1.0 + values))
+    at_peak = values >= np.maximum.accumulate(values)
+    last_peak = pd.Series(np.where(at_peak, np.arange(len(values)), np.nan)).ffill().to_numpy().astype(int)
+    gaps = (equity.index - equity.index[last_peak]).total_seconds().to_numpy()
+    return float(gaps.max() / 86400.0)
+
+
+def cagr(equity: pd.Series, years: float | None = None) -> float:
+    """Compound annual growth rate of an equity curve over its elapsed calendar time.
+
+    Args:
+        equity: equity marked at each bar, on a DatetimeIndex (the first point is the starting equity).
+        years: the elapsed time, when the index cannot tell it (default: from the index).
+
+    Returns:
+        The annual rate; -1.0 if the equity was wiped out, 0.0 for a curve shorter than a day.
+    """
+    values = np.asarray(equity, dtype=float)
+    if len(values) < 2 or values[0] <= 0:
+        return 0.0
+    years = elapsed_years(equity.index) if years is None else years
+    final = values[-1] / values[0]
     if final <= 0:
         return -1.0
-    return float(final ** (periods / len(values)) - 1.0)
+    if years < 1.0 / _DAYS_PER_YEAR:
+        return 0.0
+    return float(final ** (1.0 / years) - 1.0)
 
 
-def trade_returns(positions: pd.Series | np.ndarray, returns: pd.Series | np.ndarray) -> np.ndarray:
-    """Compounded return of each trade: a run of consecutive bars holding the same non-zero position."""
-    pos = np.asarray(positions, dtype=float)
-    ret = np.nan_to_num(np.asarray(returns, dtype=float))
-    if len(pos) == 0:
-        return np.array([], dtype=float)
-    starts = np.flatnonzero(np.concatenate([[True], pos[1:] != pos[:-1]]))
-    growth = np.multiply.reduceat(1.0 + ret, starts) - 1.0
-    return growth[pos[starts] != 0]
-
-
-def win_rate(trades: np.ndarray) -> float:
+def win_rate(trade_returns: np.ndarray) -> float:
     """Share of trades that made money; NaN when there were no trades."""
-    trades = np.asarray(trades, dtype=float)
-    return float(np.mean(trades > 0)) if len(trades) else float("nan")
+    values = np.asarray(trade_returns, dtype=float)
+    return float(np.mean(values > 0)) if len(values) else float("nan")
 
 
-def profit_factor(trades: np.ndarray) -> float:
+def profit_factor(trade_pnl: np.ndarray) -> float:
     """Gross profit / gross loss over trades; inf with no losing trade, NaN with no trades."""
-    trades = np.asarray(trades, dtype=float)
-    if len(trades) == 0:
+    values = np.asarray(trade_pnl, dtype=float)
+    if len(values) == 0:
         return float("nan")
-    gains, losses = trades[trades > 0].sum(), -trades[trades < 0].sum()
+    gains, losses = values[values > 0].sum(), -values[values < 0].sum()
     if losses == 0:
         return float("inf") if gains > 0 else float("nan")
     return float(gains / losses)
 
 
-def implied_positions(predicted_classes: pd.Series | np.ndarray) -> np.ndarray:
-    """Long (+1) on UP, flat (0) on SIDEWAYS, short (-1) on DOWN, from class indices 0/1/2."""
-    classes = np.asarray(predicted_classes)
-    if classes.size and (np.nanmin(classes) < 0 or np.nanmax(classes) > 2):
-        raise DataValidationError("Predicted classes must be 0 (DOWN), 1 (SIDEWAYS) or 2 (UP).")
-    return np.asarray(CLASS_POSITIONS, dtype=float)[classes.astype(int)]
+def sqn(trade_pnl: np.ndarray) -> float:
+    """System quality number (Van Tharp): sqrt(trades) x mean P&L / std P&L; NaN below two trades."""
+    values = np.asarray(trade_pnl, dtype=float)
+    if len(values) < 2 or np.std(values, ddof=1) <= 0:
+        return float("nan")
+    return float(np.sqrt(len(values)) * np.mean(values) / np.std(values, ddof=1))
 
 
-def buy_and_hold_positions(n: int) -> np.ndarray:
-    """Long on every bar: the benchmark a strategy has to beat over the same bars."""
-    return np.ones(n, dtype=float)
+def kelly_fraction(trade_returns: np.ndarray) -> float:
+    """Kelly criterion of the trade returns: win rate - loss rate / (average win / average loss)."""
+    values = np.asarray(trade_returns, dtype=float)
+    wins, losses = values[values > 0], values[values <= 0]
+    if len(values) == 0:
+        return float("nan")
+    if len(losses) == 0 or losses.mean() == 0:
+        return 1.0
+    if len(wins) == 0:
+        return -1.0
+    p = len(wins) / len(values)
+    return float(p - (1 - p) / (wins.mean() / -losses.mean()))
 
 
-def next_open_returns(ohlcv: pd.DataFrame, times: pd.Index | None = None) -> pd.Series:
-    """For each bar t, the return from the open of t+1 to the open of t+2: what a decision at t's close earns.
-
-    The last bars have no t+2 open; there the position is marked at the last close instead, and a decision
-    at the very last bar (no t+1 to fill at) earns nothing.
-    """
-    opens = ohlcv["open"].to_numpy(dtype=float)
-    closes = ohlcv["close"].to_numpy(dtype=float)
-    earned = np.zeros(len(opens))
-    if len(opens) >= 2:
-        entry = opens[1:]
-        exit_ = np.append(opens[2:], closes[-1])
-        earned[:-1] = exit_ / entry - 1.0
-    result = pd.Series(earned, index=ohlcv.index, name="next_open_return")
-    return result if times is None else result.reindex(times)
-
-
-def strategy_returns(
-    positions: pd.Series | np.ndarray,
-    bar_returns: pd.Series | np.ndarray,
-    *,
-    fees: float = 0.0,
-    slippage: float = 0.0,
-    initial_position: float = 0.0,
-) -> np.ndarray:
-    """Per-bar net returns of holding `positions` over `bar_returns`, paying costs on every position change.
+def backtest_stats(equity: pd.Series, exposure: np.ndarray, trades: pd.DataFrame, traded_notional: float,
+                   close: pd.Series, periods: float) -> pd.Series:
+    """The `STAT_FIELDS` of one run: returns as fractions, drawdown duration in days, turnover per year.
 
     Args:
-        positions: position decided at each bar (-1..+1, fractions allowed).
-        bar_returns: what a unit position decided at that bar earns (see `next_open_returns`).
-        fees: commission as a fraction of traded notional (0.0005 = 5 bp).
-        slippage: fill slippage as a fraction of traded notional.
-        initial_position: the position held before the first bar.
+        equity: equity at each bar's close.
+        exposure: |position value| / equity at each close.
+        trades: the run's trades (closed ones count; a still-open trade does not).
+        traded_notional: cash value of every fill, summed.
+        close: the traded closes, for buy-and-hold over the same bars.
+        periods: bars per year.
     """
-    if fees < 0 or slippage < 0:
-        raise DataValidationError(f"Fees ({fees}) and slippage ({slippage}) must be non-negative fractions.")
-    pos = np.asarray(positions, dtype=float)
-    ret = np.nan_to_num(np.asarray(bar_returns, dtype=float))
-    if pos.shape != ret.shape:
-        raise DataValidationError(f"{len(pos)} positions but {len(ret)} bar returns: they must align.")
-    traded = np.abs(np.diff(pos, prepend=initial_position))
-    return pos * ret - traded * (fees + slippage)
-
-
-def summarize_strategy(
-    positions: Sequence[float] | np.ndarray, net_returns: np.ndarray, periods: float
-) -> dict[str, float]:
-    """Sharpe, max drawdown, win rate, profit factor, CAGR, total return, exposure and trade count."""
-    trades = trade_returns(positions, net_returns)
-    net = np.nan_to_num(np.asarray(net_returns, dtype=float))
-    return {
-        "sharpe": sharpe_ratio(net, periods),
-        "max_drawdown": max_drawdown(net),
-        "win_rate": win_rate(trades),
-        "profit_factor": profit_factor(trades),
-        "cagr": cagr(net, periods),
-        "total_return": float(np.prod(1.0 + net) - 1.0) if len(net) else 0.0,
-        "exposure": float(np.mean(np.asarray(positions, dtype=float) != 0)) if len(net) else 0.0,
-        "n_trades": float(len(trades)),
+    returns = equity.pct_change().fillna(0.0).to_numpy()
+    closed = trades[trades["reason"] != "open"] if len(trades) else trades
+    pnl = closed["pnl"].to_numpy(dtype=float) if len(closed) else np.array([])
+    rets = closed["return"].to_numpy(dtype=float) if len(closed) else np.array([])
+    years = elapsed_years(equity.index)
+    annual = cagr(equity)
+    worst = max_drawdown(equity)
+    mean_equity = float(np.mean(equity)) if len(equity) else 0.0
+    values = {
+        "n_trades": float(len(closed)),
+        "total_return": float(equity.iloc[-1] / equity.iloc[0] - 1.0) if len(equity) else 0.0,
+        "cagr": annual,
+        "sharpe": sharpe_ratio(returns, periods),
+        "sortino": sortino_ratio(returns, periods),
+        "calmar": float(annual / -worst) if worst < 0 else float("nan"),
+        "max_drawdown": worst,
+        "max_drawdown_duration": max_drawdown_duration(equity),
+        "win_rate": win_rate(rets),
+        "profit_factor": profit_factor(pnl),
+        "expectancy": float(np.mean(rets)) if len(rets) else float("nan"),
+        "exposure": float(np.mean(np.asarray(exposure) > 1e-12)) if len(exposure) else 0.0,
+        "turnover": float(traded_notional / mean_equity / years) if years > 0 and mean_equity > 0 else float("nan"),
+        "buy_and_hold_return": float(close.iloc[-1] / close.iloc[0] - 1.0) if len(close) else 0.0,
+        "sqn": sqn(pnl),
+        "kelly": kelly_fraction(rets),
     }
+    return pd.Series(values, index=list(STAT_FIELDS), dtype="float64", name="stats")
 
 
 def _finite(values: pd.Series | np.ndarray) -> np.ndarray:

@@ -15,7 +15,9 @@ from sqlmodel import Field, SQLModel
 
 __all__ = [
     "AggregatedSignalRow",
+    "BacktestDetailRow",
     "BacktestRow",
+    "BacktestTrialRow",
     "FeatureSnapshotRow",
     "JobLogRow",
     "ModelRow",
@@ -280,7 +282,10 @@ class SourceWeightRow(SQLModel, table=True):
 
 
 class BacktestRow(SQLModel, table=True):
-    """A stored backtest run."""
+    """A stored backtest run: market, strategy, parameters (with the execution options and data source) and stats.
+
+    Its equity curve and trades live in `backtest_detail` (one row per run), so listing runs stays light.
+    """
 
     __tablename__ = "backtest"
     id: int | None = Field(default=None, primary_key=True)
@@ -290,3 +295,27 @@ class BacktestRow(SQLModel, table=True):
     strategy: str = ""
     params_json: str = Field(default="{}", sa_column=Column(Text))
     metrics_json: str = Field(default="{}", sa_column=Column(Text))
+
+
+class BacktestDetailRow(SQLModel, table=True):
+    """A stored run's equity curve (downsampled to at most a few thousand points) and its trades, as JSON."""
+
+    __tablename__ = "backtest_detail"
+    backtest_id: int = Field(foreign_key="backtest.id", primary_key=True)
+    equity_json: str = Field(default="{}", sa_column=Column(Text))
+    trades_json: str = Field(default="[]", sa_column=Column(Text))
+
+
+class BacktestTrialRow(SQLModel, table=True):
+    """One trial of a parameter sweep, stored once per (study, parameter hash) so a killed sweep resumes."""
+
+    __tablename__ = "backtest_trial"
+    __table_args__ = (UniqueConstraint("study", "param_hash"),)
+    id: int | None = Field(default=None, primary_key=True)
+    study: str = Field(index=True, max_length=128)
+    param_hash: str = Field(max_length=64)
+    strategy: str = Field(default="", max_length=64)
+    params_json: str = Field(default="{}", sa_column=Column(Text))
+    metrics_json: str = Field(default="{}", sa_column=Column(Text))
+    moments_json: str = Field(default="[]", sa_column=Column(Text))  # block moments for DSR and PBO
+    created_at: datetime = Field(default_factory=utcnow)

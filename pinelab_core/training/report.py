@@ -14,27 +14,27 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, log_loss
 
-from pinelab_core.backtest.metrics import (
-    buy_and_hold_positions,
-    equity_curve,
-    implied_positions,
-    next_open_returns,
-    periods_per_year,
-    strategy_returns,
-    summarize_strategy,
-)
+from pinelab_core.backtest import run_backtest
+from pinelab_core.backtest.metrics import STAT_FIELDS, equity_curve, profit_factor, win_rate
+from pinelab_core.errors import DataValidationError
 from pinelab_core.models.base import DIRECTION_CLASSES, FitSummary, Model
 from pinelab_core.training.labels import LabelSpec
 
 __all__ = [
+    "CLASS_POSITIONS",
     "PROBABILITY_COLUMNS",
     "TrainReport",
     "classification_scores",
+    "implied_positions",
     "majority_baseline_scores",
     "strategy_scores",
 ]
 
 PROBABILITY_COLUMNS: tuple[str, ...] = tuple(f"prob_{name}" for name in DIRECTION_CLASSES)
+#: Position per direction class index (DOWN, SIDEWAYS, UP): short, flat, long.
+CLASS_POSITIONS: tuple[float, float, float] = (-1.0, 0.0, 1.0)
+_BENCHMARK_FIELDS: tuple[str, ...] = ("total_return", "cagr", "sharpe", "sortino", "calmar", "max_drawdown",
+                                      "max_drawdown_duration", "exposure", "turnover")
 _CLASSES = list(range(len(DIRECTION_CLASSES)))
 
 
@@ -119,27 +119,66 @@ def majority_baseline_scores(y_true: np.ndarray, majority: np.ndarray) -> dict[s
         }
 
 
+def implied_positions(predicted_classes: pd.Series | np.ndarray) -> np.ndarray:
+    """Long (+1) on UP, flat (0) on SIDEWAYS, short (-1) on DOWN, from class indices 0/1/2."""
+    classes = np.asarray(predicted_classes)
+    if classes.size and (np.nanmin(classes) < 0 or np.nanmax(classes) > 2):
+        raise DataValidationError("Predicted classes must be 0 (DOWN), 1 (SIDEWAYS) or 2 (UP).")
+    return np.asarray(CLASS_POSITIONS, dtype=float)[classes.astype(int)]
+
+
 def strategy_scores(
     oos: pd.DataFrame, ohlcv: pd.DataFrame, *, fees: float, slippage: float, timeframe: str | None = None
 ) -> tuple[pd.DataFrame, dict[str, float]]:
-    """Add position / strategy_return / buy_and_hold_return columns to `oos`; score both strategies.
+    """Trade the out-of-sample predictions through the execution engine; score it against buy-and-hold.
 
-    The position decided at an out-of-sample bar's close fills at the next open (DESIGN.md). Buy-and-hold
-    is long over exactly the same bars and pays the same costs for entering.
+    Both run over the contiguous bars from the first to the last out-of-sample bar (a bar without a
+    prediction keeps the last position), fill each decision at the next open and pay `fees` and `slippage`
+    on every leg; each trade carries its own entry and exit costs. Adds `position`, `strategy_return` and
+    `buy_and_hold_return` to `oos`: each row's return is the equity change since the previous row, so the
+    rows compound to the engine's equity exactly.
+
+    Args:
+        oos: out-of-sample rows with `y_pred` (class 0/1/2), on bar times of `ohlcv`.
+        ohlcv: the market the predictions were made on.
+        fees: commission per side, fraction of traded notional.
+        slippage: adverse slippage per fill, fraction of the price.
+        timeframe: accepted for callers' convenience; annualisation is measured on the bars themselves
+            (elapsed calendar time), so it is not needed.
+
+    Returns:
+        The extended `oos` and the metrics: every `BacktestResult.stats` field of the strategy, and
+        buy-and-hold's with a `buy_and_hold_` prefix (its trade statistics count its one trade, still open,
+        marked at the last close).
     """
-    earned = next_open_returns(ohlcv, oos.index).to_numpy()
+    del timeframe  # the engine annualises by the bars' elapsed time
     positions = implied_positions(oos["y_pred"].to_numpy())
-    hold = buy_and_hold_positions(len(oos))
-    oos = oos.assign(
-        position=positions,
-        strategy_return=strategy_returns(positions, earned, fees=fees, slippage=slippage),
-        buy_and_hold_return=strategy_returns(hold, earned, fees=fees, slippage=slippage),
-    )
-    periods = periods_per_year(ohlcv.index, timeframe)
-    metrics = summarize_strategy(positions, oos["strategy_return"].to_numpy(), periods)
-    benchmark = summarize_strategy(hold, oos["buy_and_hold_return"].to_numpy(), periods)
-    metrics.update({f"buy_and_hold_{name}": value for name, value in benchmark.items()})
+    decisions = pd.Series(positions, index=oos.index)
+    decisions = decisions[~decisions.index.duplicated(keep="last")]
+    bounds = ohlcv.index.get_indexer([decisions.index[0], decisions.index[-1]])
+    if (bounds < 0).any():
+        raise DataValidationError("Out-of-sample rows must fall on bars of the OHLCV frame.")
+    span = ohlcv.iloc[bounds[0]:bounds[1] + 1]
+    strategy = run_backtest(span, decisions, fees=fees, slippage=slippage)
+    hold = run_backtest(span, pd.Series(1.0, index=span.index[:1]), fees=fees, slippage=slippage)
+    oos = oos.assign(position=positions, strategy_return=_row_returns(strategy.equity["equity"], oos.index),
+                     buy_and_hold_return=_row_returns(hold.equity["equity"], oos.index))
+    metrics = {name: float(strategy.stats[name]) for name in STAT_FIELDS if name != "buy_and_hold_return"}
+    metrics.update({f"buy_and_hold_{name}": float(hold.stats[name]) for name in _BENCHMARK_FIELDS})
+    # buy-and-hold's one trade never closes: its trade statistics count it, marked at the last close
+    held = hold.trades
+    metrics.update({"buy_and_hold_n_trades": float(len(held)),
+                    "buy_and_hold_win_rate": win_rate(held["return"].to_numpy()),
+                    "buy_and_hold_profit_factor": profit_factor(held["pnl"].to_numpy()),
+                    "buy_and_hold_expectancy": float(held["return"].mean()) if len(held) else float("nan")})
     return oos, metrics
+
+
+def _row_returns(equity: pd.Series, rows: pd.Index) -> np.ndarray:
+    """Equity change from one row's bar to the next row's bar (0 on the first row)."""
+    at_rows = equity.reindex(rows).to_numpy()
+    previous = np.concatenate([[at_rows[0]], at_rows[:-1]])
+    return at_rows / previous - 1.0
 
 
 def _normalised(proba: np.ndarray) -> np.ndarray:
