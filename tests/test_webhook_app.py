@@ -22,6 +22,8 @@ from pinelab_core.webhook.enrich import AlertEnricher
 from pinelab_core.webhook.security import TokenBucketLimiter, sign_body
 from tests.conftest import random_walk_ohlcv
 
+pytestmark = pytest.mark.both_backends  # run on SQLite and on a real PostgreSQL
+
 SECRET = "correct-horse-battery"
 ALERT = {"ticker": "BTCUSDT", "exchange": "BINANCE", "interval": "60", "time": "2024-01-01T12:00:00Z",
          "action": "buy", "price": 43000.5, "contracts": 0.5, "order_id": "Long", "market_position": "long"}

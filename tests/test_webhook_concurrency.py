@@ -22,6 +22,8 @@ from pinelab_core.store import get_engine
 from pinelab_core.store.tables import TradingViewAlertRow, WebhookRequestRow
 from pinelab_core.webhook import ALERT_PATH, create_app
 
+pytestmark = pytest.mark.both_backends  # run on SQLite and on a real PostgreSQL
+
 SECRET = "load-test-secret"
 CLIENTS = 8
 ALERTS_PER_CLIENT = 300  # 2,400 distinct alerts
