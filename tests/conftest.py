@@ -70,6 +70,22 @@ def database_url(store_backend: str, request: pytest.FixtureRequest) -> Iterator
     server.drop_database(name)  # type: ignore[attr-defined]
 
 
+@pytest.fixture
+def second_store(store_backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Settings]:
+    """Settings of a second, empty store on the same backend (e.g. "a fresh store with data ending at t")."""
+    if store_backend == "sqlite":
+        yield Settings(data_dir=tmp_path / "second", models_dir=tmp_path / "second-models")
+        return
+    server = request.getfixturevalue("postgres_server")
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    url = server.create_database(name)  # type: ignore[attr-defined]
+    yield Settings(data_dir=tmp_path / "second", models_dir=tmp_path / "second-models", database_url=url)
+    from pinelab_core.store.engine import dispose_engines
+
+    dispose_engines(url)
+    server.drop_database(name)  # type: ignore[attr-defined]
+
+
 @pytest.fixture(autouse=True)
 def _isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str) -> None:
     """Point PINELAB_* at a temp folder (and database) so no test writes into the repo or a user's database."""

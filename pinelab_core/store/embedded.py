@@ -11,6 +11,7 @@ points `PINELAB_DATABASE_URL` at its own server instead (see docs/storage.md).
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import warnings
 from dataclasses import dataclass
@@ -90,10 +91,8 @@ class LocalPostgres:
     def stop(self) -> None:
         """Stop the server at once (no checkpoint: its data is thrown away) and remove its folder."""
         package = _import_server_package()
-        try:
+        with contextlib.suppress(Exception):  # already stopped
             package.pg_ctl(["-m", "immediate", "-w", "stop"], pgdata=self.folder, user=self._handle.system_user)
-        except Exception:  # already stopped
-            pass
         shutil.rmtree(self.folder, ignore_errors=True)
         if self.folder.parent.name.startswith("pinelab-") and not any(self.folder.parent.iterdir()):
             self.folder.parent.rmdir()  # the mkdtemp folder the server was given
