@@ -113,11 +113,11 @@ def test_pinelab_webhook_trusts_forwarded_for_only_when_configured(tmp_path) -> 
     # uvicorn on its own rewrites the client from X-Forwarded-For when the peer is 127.0.0.1; the sidecar must not.
     tradingview = {"x-forwarded-for": "52.89.214.238"}
     env = {**os.environ, "PINELAB_DATA_DIR": str(tmp_path), "PINELAB_WEBHOOK_IP_ALLOWLIST": "tradingview",
-           "PINELAB_WEBHOOK_ENRICH": "0"}
+           "PINELAB_WEBHOOK_ENRICH": "0", "PINELAB_WEBHOOK_SECRET": SECRET}
     for trust, expected in (("0", 403), ("1", 200)):
         process, url = _cli_sidecar({**env, "PINELAB_WEBHOOK_TRUST_FORWARDED": trust})
         try:
-            reply = httpx.post(url, content="BUY BTCUSDT @ 43000", headers=tradingview, timeout=30)
+            reply = httpx.post(url, content=f"BUY BTCUSDT @ 43000 passphrase={SECRET}", headers=tradingview, timeout=30)
         finally:
             process.terminate()
             process.wait(30)
