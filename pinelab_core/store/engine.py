@@ -164,4 +164,5 @@ def _migrate(engine: Engine) -> None:
             if stored < SCHEMA_VERSION:
                 connection.execute(version_table.update().values(version=SCHEMA_VERSION, applied_at=datetime.now(UTC)))
     except SQLAlchemyError as exc:
-        raise StoreError(f"Cannot prepare the database schema: {exc}. Check PINELAB_DATABASE_URL.") from exc
+        where = engine.url.render_as_string(hide_password=True)
+        raise StoreError(f"Cannot prepare the database schema of {where}: {exc}. Check PINELAB_DATABASE_URL.") from exc

@@ -72,6 +72,7 @@ class _Pending:
     job: WriteJob
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[WriteResult]
+    deadline: float  # time.monotonic() after which it is no longer written
     state: int = _WAITING
 
 
@@ -133,7 +134,7 @@ class AlertWriter:
         """Queue `job` and wait for its commit. Raises `StoreError` (answer 503) when it could not be stored in time."""
         self.start()
         loop = asyncio.get_running_loop()
-        pending = _Pending(job, loop, loop.create_future())
+        pending = _Pending(job, loop, loop.create_future(), time.monotonic() + self.wait_s)
         with self._condition:
             self._queue.append(pending)
             self._condition.notify()
@@ -145,7 +146,7 @@ class AlertWriter:
                     pending.state = _CANCELLED
                     raise StoreError(f"The store stayed locked for {self.wait_s:g} s; the alert was not stored. "
                                      "Send it again.") from None
-            return await pending.future  # its write is under way; one attempt is short
+            return await pending.future  # its write is under way: the attempt's outcome, within attempt_lock_ms
 
     def count_refusal(self, entry: AuditEntry, when: datetime | None = None) -> None:
         """Count a refused request; flushed with the next batch. Never waits."""
@@ -210,10 +211,16 @@ class AlertWriter:
             self.state = "locked" if _is_lock_error(exc) else "unreachable"
             if _connection_lost(exc):
                 self._disconnect()
+            now = time.monotonic()
             with self._condition:  # back to the front of the queue, unless their time ran out meanwhile
                 for pending in reversed(batch):
-                    pending.state = _WAITING
-                    self._queue.appendleft(pending)
+                    if now >= pending.deadline:
+                        pending.state = _CANCELLED
+                        _resolve(pending, StoreError(f"The store stayed locked for {self.wait_s:g} s; the alert "
+                                                     "was not stored. Send it again."))
+                    else:
+                        pending.state = _WAITING
+                        self._queue.appendleft(pending)
                 self._refusals.merge(refusals)
             time.sleep(0.01)
             return
