@@ -61,8 +61,8 @@ def test_a_signed_timestamp_must_be_fresh(settings: Settings) -> None:
     now, stale = str(int(time.time())), str(int(time.time()) - 3600)
 
     def post(client: TestClient, stamp: str, signed_stamp: str) -> int:
-        return client.post(ALERT_PATH, content=body, headers={
-            "x-pinelab-timestamp": stamp, "x-pinelab-signature": sign_body(body, HMAC_SECRET, signed_stamp)}).status_code
+        headers = {"x-pinelab-timestamp": stamp, "x-pinelab-signature": sign_body(body, HMAC_SECRET, signed_stamp)}
+        return client.post(ALERT_PATH, content=body, headers=headers).status_code
 
     with _client(settings, webhook_hmac_secret=HMAC_SECRET) as client:
         assert post(client, now, now) == 200
@@ -74,7 +74,8 @@ def test_a_strangers_malformed_body_is_never_echoed_or_stored(settings: Settings
     junk = "HELLO THERE passphrase=guess-" + SECRET[:5]
     with _client(settings) as client:
         reply = client.post(ALERT_PATH, content=junk, headers={"content-type": "text/plain"})
-        leaked = client.post(ALERT_PATH, content=f"BYU BTCUSDT passphrase={SECRET}", headers={"content-type": "text/plain"})
+        leaked = client.post(ALERT_PATH, content=f"BYU BTCUSDT passphrase={SECRET}",
+                             headers={"content-type": "text/plain"})
     assert reply.status_code == 400 and "HELLO" not in reply.text and "guess" not in reply.text
     assert leaked.status_code == 400 and "BYU" in leaked.json()["reason"]  # the owner is told what was wrong...
     assert SECRET not in leaked.text  # ...with the secret masked
@@ -117,9 +118,8 @@ def test_secrets_are_masked_in_logs_and_settings_repr(settings: Settings, caplog
                                          database_url="postgresql://desk:hunter22@db.example/pinelab")
     shown = repr(configured)
     assert SECRET not in shown and HMAC_SECRET not in shown and "hunter22" not in shown and "***" in shown
-    with _client(settings, webhook_hmac_secret=HMAC_SECRET):
-        with caplog.at_level(logging.ERROR):
-            logging.getLogger("pinelab_core.webhook.writer").error("failed for %s with %s", SECRET, HMAC_SECRET)
+    with _client(settings, webhook_hmac_secret=HMAC_SECRET), caplog.at_level(logging.ERROR):
+        logging.getLogger("pinelab_core.webhook.writer").error("failed for %s with %s", SECRET, HMAC_SECRET)
     assert caplog.messages and SECRET not in caplog.text and HMAC_SECRET not in caplog.text
 
 
