@@ -166,3 +166,20 @@ def test_a_version_1_store_migrates_folding_the_copies(settings: Settings) -> No
     bar = pd.Timestamp("2024-01-01", tz="UTC")
     assert record_signals(migrated, [Signal("rsi", "X", "1h", bar, 1, 1.0, 5)]) == 1  # another horizon: new
     assert record_signals(migrated, [Signal("rsi", "X", "1h", bar, 1, 1.0, 3)]) == 0  # the same call
+
+
+def test_db_check_reports_backend_schema_and_row_counts(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    from pinelab_core.cli import main
+
+    record_signals(get_engine(settings), _calls(range(20, 23)))
+    assert main(["db", "check", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["backend"] == get_engine(settings).dialect.name and report["ok"] is True
+    assert report["schema_version"] == report["code_schema_version"] == SCHEMA_VERSION
+    assert report["row_counts"]["signal_outcome"] == 3 and report["row_counts"]["tradingview_alert"] == 0
+    if settings.database_url:
+        assert report["url"].startswith("postgresql+psycopg://")
+    else:
+        assert report["settings"]["journal_mode"] == "wal"
+    assert main(["db", "check"]) == 0
+    assert "schema version" in capsys.readouterr().out
