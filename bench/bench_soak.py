@@ -86,7 +86,8 @@ def body_of(kind: str, n: int) -> tuple[bytes, dict[str, str]]:
         (json.dumps({"ticker": "BTCUSDT", "action": "buy", "order_id": f"hostile-{n}", "passphrase": "guess"}), {}),
         ("GET RICH QUICK " * 10, {}),
         ("x" * 70_000, {}),
-        (json.dumps({"ticker": "BTCUSDT", "action": "sell", "order_id": "hostile-sig"}), {"X-Pinelab-Signature": "sha256=00"}),
+        (json.dumps({"ticker": "BTCUSDT", "action": "sell", "order_id": "hostile-sig"}),
+         {"X-Pinelab-Signature": "sha256=00"}),
         ("BUY BTCUSDT @ 1 passphrase=letmein", {}),
     ][n % 5]
     return hostile[0].encode(), hostile[1]
@@ -148,61 +149,62 @@ def hold_lock(url: str, data_dir: Path, seconds: float) -> subprocess.Popen[str]
     return holder
 
 
-async def sender(sidecar: Sidecar, items: list[tuple[str, int]], rate: float, connections: int,
-                 outcome: Outcome) -> float:
-    """Send `items` at `rate`/s; valid alerts refused with 503 or cut off are sent again. Returns the elapsed time."""
-    due: asyncio.Queue[tuple[str, int, int] | None] = asyncio.Queue()
-    started = time.perf_counter()
-    outstanding = [len(items)]
+class Sender:
+    """Sends the plan at a fixed rate; valid alerts refused with 503 or cut off are sent again (0.5 s later)."""
 
-    async def schedule() -> None:
-        for i, (kind, n) in enumerate(items):
+    def __init__(self, sidecar: Sidecar, items: list[tuple[str, int]], connections: int, outcome: Outcome) -> None:
+        self.sidecar, self.items, self.connections, self.outcome = sidecar, items, connections, outcome
+        self.due: asyncio.Queue[tuple[str, int, int] | None] = asyncio.Queue()
+        self.outstanding = len(items)
+
+    async def run(self, rate: float) -> float:
+        """Send everything; returns the elapsed seconds."""
+        started = time.perf_counter()
+        await asyncio.gather(self._schedule(started, rate), *(self._connection() for _ in range(self.connections)))
+        return time.perf_counter() - started
+
+    async def _schedule(self, started: float, rate: float) -> None:
+        for i, (kind, n) in enumerate(self.items):
             delay = started + i / rate - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            due.put_nowait((kind, n, 0))
+            self.due.put_nowait((kind, n, 0))
 
-    async def retry_later(kind: str, n: int, attempt: int) -> None:
-        outcome.retries += 1
-        await asyncio.sleep(0.5)
-        due.put_nowait((kind, n, attempt + 1))
-
-    def finished() -> None:
-        outstanding[0] -= 1
-        if outstanding[0] == 0:
-            for _ in range(connections):
-                due.put_nowait(None)
-
-    async def connection() -> None:
+    async def _connection(self) -> None:
         reader = writer = None
-        while (item := await due.get()) is not None:
+        while (item := await self.due.get()) is not None:
             kind, n, attempt = item
             try:
                 if writer is None:
-                    reader, writer = await asyncio.open_connection(HOST, sidecar.port)
+                    reader, writer = await asyncio.open_connection(HOST, self.sidecar.port)
                 sent_at = time.perf_counter()
-                writer.write(request_bytes(kind, n, sidecar.port))
+                writer.write(request_bytes(kind, n, self.sidecar.port))
                 status, body = await _read_response(reader)  # type: ignore[arg-type]
             except (OSError, asyncio.IncompleteReadError, ValueError, IndexError):
-                outcome.connection_errors += 1
+                self.outcome.connection_errors += 1
                 writer = None
-                if kind != "hostile" and attempt < 30:
-                    asyncio.get_running_loop().create_task(retry_later(kind, n, attempt))
-                else:
-                    finished()
+                self._settle(kind, n, attempt, retry=kind != "hostile")
                 continue
-            outcome.replies.append((kind, status, time.perf_counter() - sent_at))
+            self.outcome.replies.append((kind, status, time.perf_counter() - sent_at))
             if status == 200 and kind != "hostile":
-                outcome.acknowledged.setdefault(n, set()).add(int(json.loads(body)["id"]))
-            elif status in (503, 502) and kind != "hostile" and attempt < 30:
-                asyncio.get_running_loop().create_task(retry_later(kind, n, attempt))
-                continue
-            elif kind != "hostile" and status != 200:
-                outcome.gave_up.add(n)
-            finished()
+                self.outcome.acknowledged.setdefault(n, set()).add(int(json.loads(body)["id"]))
+            elif kind != "hostile" and status != 503:
+                self.outcome.gave_up.add(n)
+            self._settle(kind, n, attempt, retry=kind != "hostile" and status == 503)
 
-    await asyncio.gather(schedule(), *(connection() for _ in range(connections)))
-    return time.perf_counter() - started
+    def _settle(self, kind: str, n: int, attempt: int, *, retry: bool) -> None:
+        if retry and attempt < 30:
+            asyncio.get_running_loop().create_task(self._retry_later(kind, n, attempt))
+            return
+        self.outstanding -= 1
+        if self.outstanding == 0:
+            for _ in range(self.connections):
+                self.due.put_nowait(None)
+
+    async def _retry_later(self, kind: str, n: int, attempt: int) -> None:
+        self.outcome.retries += 1
+        await asyncio.sleep(0.5)
+        self.due.put_nowait((kind, n, attempt + 1))
 
 
 async def poll_health(sidecar: Sidecar, outcome: Outcome, stop: asyncio.Event) -> None:
@@ -252,7 +254,7 @@ async def run_backend(backend: str, requests: int, rate: float, connections: int
     try:
         health = asyncio.get_running_loop().create_task(poll_health(sidecar, outcome, stop))
         fault = asyncio.get_running_loop().create_task(faults(sidecar, url, data_dir, requests / rate, notes))
-        elapsed = await sender(sidecar, items, rate, connections, outcome)
+        elapsed = await Sender(sidecar, items, connections, outcome).run(rate)
         await fault
         stop.set()
         await health
