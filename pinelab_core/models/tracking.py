@@ -48,7 +48,8 @@ def log_prediction(settings: Settings, prediction: Prediction, label: dict[str, 
               "signal": prediction.signal.value, "confidence": prediction.confidence,
               "probabilities_json": json.dumps(prediction.probabilities), "members_json": json.dumps(members),
               "model_versions_json": versions_json, "input_fingerprint": prediction.input_fingerprint,
-              "close_at_bar": prediction.close}
+              "close_at_bar": prediction.close,
+              "in_sample": bool(getattr(prediction, "in_sample", False))}  # the store keeps the flag once it exists
     engine = get_engine(settings)
     table = PredictionRow.__table__  # type: ignore[attr-defined]
     dialect = postgresql if engine.dialect.name == "postgresql" else sqlite

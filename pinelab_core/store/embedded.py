@@ -80,9 +80,10 @@ class LocalPostgres:
             for statement in statements:
                 connection.execute(statement)  # type: ignore[arg-type]
 
-    def create_database(self, name: str) -> str:
-        """Create an empty database and return its URL."""
-        self.execute(f'CREATE DATABASE "{name}"')
+    def create_database(self, name: str, template: str | None = None) -> str:
+        """Create a database (empty, or a copy of `template`) and return its URL."""
+        copy = f' TEMPLATE "{template}"' if template else ""
+        self.execute(f'CREATE DATABASE "{name}"{copy}')
         return self.url(name)
 
     def drop_database(self, name: str) -> None:
