@@ -48,8 +48,10 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
 
 
 class PinelabError(Exception):
-    """Base class of every error PineLab raises on purpose. Its message never shows a database password."""
+    """Base class of every error PineLab raises on purpose."""
 
+    # The docstrings say only "what, then the advice" (the pages show the advice); so here, in a comment:
+    # every message passes through redact_url, so no error shows a database password.
     def __init__(self, message: str = "", *args: object) -> None:
         super().__init__(redact_url(str(message)), *args)
 

@@ -83,12 +83,10 @@ _KNOWN_KEYS = frozenset(key for names in _ALIASES.values() for key in names) | S
 
 
 class AlertFormatError(PinelabError):
-    """The body is not a TradingView alert at all (bad JSON, empty, unknown sentence). Fix input (HTTP 400).
+    """The body is not a TradingView alert at all (bad JSON, empty, unknown sentence). Fix input (HTTP 400)."""
 
-    The message never quotes the body; `excerpt` holds its start, which the sidecar shows only to a sender
-    who proved it knows the secret (masked), so an outsider's junk is never echoed or stored.
-    """
-
+    # The message never quotes the body; `excerpt` holds its start, which the sidecar shows only to a sender
+    # who proved it knows the secret (masked), so an outsider's junk is never echoed or stored.
     def __init__(self, message: str, *, excerpt: str = "") -> None:
         super().__init__(message)
         self.excerpt = excerpt
