@@ -100,7 +100,8 @@ class AlertWriter:
         self.last_commit_at: float | None = None
         self._queue: deque[_Pending] = deque()
         self._refusals = RefusalCounts()
-        self._condition = threading.Condition()
+        self._condition = threading.Condition(threading.Lock())
+        self._idle = False  # the writer thread is waiting for work: only then does a submit need to wake it
         self._thread: threading.Thread | None = None
         self._stopping = False
         self._connection: Connection | None = None
@@ -114,6 +115,8 @@ class AlertWriter:
 
     def start(self) -> None:
         """Check the store once (so /healthz knows), then start the writer thread; idempotent, `submit` calls it."""
+        if self._thread is not None and self._thread.is_alive():
+            return
         with self._condition:
             if self._thread is None or not self._thread.is_alive():
                 self._housekeeping()
@@ -137,7 +140,8 @@ class AlertWriter:
         pending = _Pending(job, loop, loop.create_future(), time.monotonic() + self.wait_s)
         with self._condition:
             self._queue.append(pending)
-            self._condition.notify()
+            if self._idle:
+                self._condition.notify()
         # A timer rather than wait_for(shield(...)): two fewer objects per request on the hot path.
         timer = loop.call_later(self.wait_s, self._give_up, pending)
         try:
@@ -161,7 +165,8 @@ class AlertWriter:
         """Count a refused request; flushed with the next batch. Never waits."""
         with self._condition:
             self._refusals.add(entry.outcome, entry.status_code, entry.reason, entry.client, when)
-            self._condition.notify()
+            if self._idle:
+                self._condition.notify()
 
     def write(self, jobs: list[WriteJob]) -> list[WriteResult]:
         """Store `jobs` now, on the calling thread (tools and tests). Raises `StoreError` on failure."""
@@ -185,7 +190,10 @@ class AlertWriter:
             while True:
                 with self._condition:
                     while not self._queue and not self._refusals and not self._stopping:
-                        if not self._condition.wait(timeout=self._idle_wait()):
+                        self._idle = True
+                        woken = self._condition.wait(timeout=self._idle_wait())
+                        self._idle = False
+                        if not woken:
                             break
                     if self._stopping and not self._queue and not self._refusals:
                         return
