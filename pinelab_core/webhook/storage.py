@@ -1,25 +1,62 @@
-"""The statements the webhook writer runs: alerts inserted once per dedupe key, refusals counted per hour."""
+"""What the webhook writer stores and how: jobs, alerts inserted once per dedupe key, refusals counted per hour,
+old audit rows pruned."""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from pinelab_core.store.tables import TradingViewAlertRow, WebhookRefusalRow
+from pinelab_core.store.tables import TradingViewAlertRow, WebhookRefusalRow, WebhookRequestRow
 
-__all__ = ["AlertCallback", "RefusalCounts", "insert_alerts", "upsert_refusals"]
+__all__ = [
+    "AlertCallback",
+    "AuditEntry",
+    "RefusalCounts",
+    "WriteJob",
+    "WriteResult",
+    "insert_alerts",
+    "prune_webhook_audit",
+    "upsert_refusals",
+    "write_jobs",
+]
 
 AlertCallback = Callable[[list[int]], None]
 _ALERTS = TradingViewAlertRow.__table__  # type: ignore[attr-defined]
 _REFUSALS = WebhookRefusalRow.__table__  # type: ignore[attr-defined]
+_REQUESTS = WebhookRequestRow.__table__  # type: ignore[attr-defined]
 _DIALECTS = {"sqlite": sqlite, "postgresql": postgresql}
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One request's outcome for the audit trail (never the passphrase, never the body)."""
+
+    client: str
+    status_code: int
+    outcome: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class WriteJob:
+    """What one request needs stored: its audit entry and, when accepted, the alert row's values."""
+
+    audit: AuditEntry
+    alert: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    alert_id: int | None = None
+    duplicate: bool = False
 
 
 class RefusalCounts:
@@ -54,6 +91,41 @@ class RefusalCounts:
         for (hour, outcome, status, reason), (count, when, client) in other.counts.items():
             self.add(outcome, status, reason, client, when, count)
             del hour  # the hour is recomputed from `when`
+
+
+def prune_webhook_audit(connection: Connection, days: int) -> int:
+    """Delete `webhook_request` and `webhook_refusal` rows older than `days`; returns the rows deleted."""
+    cutoff = datetime.now(UTC) - timedelta(days=days)
+    deleted = connection.execute(delete(_REQUESTS).where(_REQUESTS.c.received_at < cutoff)).rowcount
+    deleted += connection.execute(delete(_REFUSALS).where(_REFUSALS.c.period_start < cutoff)).rowcount
+    return int(deleted)
+
+
+def write_jobs(connection: Connection, jobs: list[WriteJob]) -> list[WriteResult]:
+    """Insert the alerts (each dedupe key once) and one audit row per job; the results in job order."""
+    now = datetime.now(UTC)
+    stored = insert_alerts(connection, [job.alert for job in jobs if job.alert is not None])
+    results: list[WriteResult] = []
+    audits: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for job in jobs:
+        result = WriteResult()
+        outcome = job.audit.outcome
+        if job.alert is not None:
+            key = job.alert["dedupe_key"]
+            alert_id, inserted = stored[key]
+            result = WriteResult(alert_id, duplicate=not inserted or key in seen)  # 2nd copy in a batch too
+            seen.add(key)
+            outcome = "duplicate" if result.duplicate else "accepted"
+        results.append(result)
+        audits.append({
+            "received_at": job.alert["received_at"] if job.alert else now,
+            "client": job.audit.client[:64], "status_code": job.audit.status_code,
+            "outcome": outcome, "reason": job.audit.reason[:500], "alert_id": result.alert_id,
+        })
+    if audits:
+        connection.execute(insert(_REQUESTS), audits)
+    return results
 
 
 def upsert_refusals(connection: Connection, refusals: RefusalCounts) -> None:

@@ -22,49 +22,30 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 from pinelab_core.errors import StoreError
-from pinelab_core.store.tables import WebhookRefusalRow, WebhookRequestRow
-from pinelab_core.webhook.storage import AlertCallback, RefusalCounts, insert_alerts, upsert_refusals
+from pinelab_core.webhook.storage import (
+    AlertCallback,
+    AuditEntry,
+    RefusalCounts,
+    WriteJob,
+    WriteResult,
+    prune_webhook_audit,
+    upsert_refusals,
+    write_jobs,
+)
 
 __all__ = ["AlertWriter", "AuditEntry", "WriteJob", "WriteResult", "prune_webhook_audit"]
 
 log = logging.getLogger(__name__)
-_REQUESTS = WebhookRequestRow.__table__  # type: ignore[attr-defined]
-_REFUSALS = WebhookRefusalRow.__table__  # type: ignore[attr-defined]
 _WAITING, _WRITING, _CANCELLED = 0, 1, 2
 _PRUNE_EVERY_S = 3600.0
 _PING_EVERY_S = 2.0
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    """One request's outcome for the audit trail (never the passphrase, never the body)."""
-
-    client: str
-    status_code: int
-    outcome: str
-    reason: str = ""
-
-
-@dataclass(frozen=True)
-class WriteJob:
-    """What one request needs stored: its audit entry and, when accepted, the alert row's values."""
-
-    audit: AuditEntry
-    alert: dict[str, Any] | None = None
-
-
-@dataclass(frozen=True)
-class WriteResult:
-    alert_id: int | None = None
-    duplicate: bool = False
 
 
 @dataclass(eq=False)
@@ -172,7 +153,7 @@ class AlertWriter:
         """Store `jobs` now, on the calling thread (tools and tests). Raises `StoreError` on failure."""
         try:
             with self.engine.begin() as connection:
-                results = _write_jobs(connection, jobs)
+                results = write_jobs(connection, jobs)
         except SQLAlchemyError as exc:
             raise StoreError(f"Could not store webhook requests: {exc}. Retry.") from exc
         self._announce(results)
@@ -220,7 +201,7 @@ class AlertWriter:
         try:
             connection = self._connect()
             results = self._in_write_transaction(connection, lambda: (
-                _write_jobs(connection, [p.job for p in batch]), upsert_refusals(connection, refusals))[0])
+                write_jobs(connection, [p.job for p in batch]), upsert_refusals(connection, refusals))[0])
         except OperationalError as exc:
             if not _is_lock_error(exc) and not _connection_lost(exc):
                 self._fail_one_by_one(batch, refusals, exc)
@@ -262,7 +243,7 @@ class AlertWriter:
 
     def _write_alone(self, job: WriteJob) -> list[WriteResult]:
         connection = self._connect()
-        return self._in_write_transaction(connection, lambda: _write_jobs(connection, [job]))
+        return self._in_write_transaction(connection, lambda: write_jobs(connection, [job]))
 
     def _committed(self, batch: list[_Pending], results: list[WriteResult]) -> None:
         self.state, self.last_commit_at = "ok", time.monotonic()
@@ -343,41 +324,6 @@ class AlertWriter:
                 self.on_new_alerts(fresh)
             except Exception:  # enrichment is best effort; the alerts are already stored
                 log.exception("Could not queue alerts for enrichment")
-
-
-def prune_webhook_audit(connection: Connection, days: int) -> int:
-    """Delete `webhook_request` and `webhook_refusal` rows older than `days`; returns the rows deleted."""
-    cutoff = datetime.now(UTC) - timedelta(days=days)
-    deleted = connection.execute(delete(_REQUESTS).where(_REQUESTS.c.received_at < cutoff)).rowcount
-    deleted += connection.execute(delete(_REFUSALS).where(_REFUSALS.c.period_start < cutoff)).rowcount
-    return int(deleted)
-
-
-def _write_jobs(connection: Connection, jobs: list[WriteJob]) -> list[WriteResult]:
-    """Insert the alerts (each dedupe key once) and one audit row per job; the results in job order."""
-    now = datetime.now(UTC)
-    stored = insert_alerts(connection, [job.alert for job in jobs if job.alert is not None])
-    results: list[WriteResult] = []
-    audits: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for job in jobs:
-        result = WriteResult()
-        outcome = job.audit.outcome
-        if job.alert is not None:
-            key = job.alert["dedupe_key"]
-            alert_id, inserted = stored[key]
-            result = WriteResult(alert_id, duplicate=not inserted or key in seen)  # 2nd copy in a batch too
-            seen.add(key)
-            outcome = "duplicate" if result.duplicate else "accepted"
-        results.append(result)
-        audits.append({
-            "received_at": job.alert["received_at"] if job.alert else now,
-            "client": job.audit.client[:64], "status_code": job.audit.status_code,
-            "outcome": outcome, "reason": job.audit.reason[:500], "alert_id": result.alert_id,
-        })
-    if audits:
-        connection.execute(insert(_REQUESTS), audits)
-    return results
 
 
 def _resolve(pending: _Pending, outcome: WriteResult | BaseException) -> None:
