@@ -126,9 +126,9 @@ def webhook_activity(engine: Engine, *, top_reasons: int = 20, secrets: tuple[st
             .order_by(func.sum(WebhookRefusalRow.count).desc())
             .limit(top_reasons)
         ).all()
-        last_request = max((t for t in (session.exec(select(func.max(WebhookRequestRow.received_at))).one(),
-                                        session.exec(select(func.max(WebhookRefusalRow.last_at))).one())
-                            if t is not None), default=None, key=lambda t: _utc(t))
+        request_times = (session.exec(select(func.max(WebhookRequestRow.received_at))).one(),
+                         session.exec(select(func.max(WebhookRefusalRow.last_at))).one())
+        last_request = max((t for t in map(_utc, request_times) if t is not None), default=None)
         last = session.exec(select(TradingViewAlertRow).order_by(col(TradingViewAlertRow.id).desc()).limit(1)).first()
     by_outcome: dict[str, int] = {}
     for outcome, count in [*accepted, *refused]:

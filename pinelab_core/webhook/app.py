@@ -265,7 +265,9 @@ def _with_excerpt(exc: AlertFormatError) -> str:
 def passphrase_in(body: bytes, secret: str) -> bool:
     """Whether a body too broken to parse still carries the right passphrase (then its sender may see why)."""
     match = _LOOSE_PASSPHRASE.search(body.decode("utf-8", "replace"))
-    return bool(match) and hmac.compare_digest(match["value"].encode("utf-8", "surrogatepass"), secret.encode("utf-8"))
+    if match is None:
+        return False
+    return hmac.compare_digest(match["value"].encode("utf-8", "surrogatepass"), secret.encode("utf-8"))
 
 
 _LOOSE_PASSPHRASE = re.compile(r"(?:passphrase|secret)[\"']?\s*[=:]\s*[\"']?(?P<value>[^\s\"',}]+)", re.IGNORECASE)

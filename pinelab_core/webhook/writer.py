@@ -200,8 +200,12 @@ class AlertWriter:
     def _write_claimed(self, batch: list[_Pending], refusals: RefusalCounts) -> None:
         try:
             connection = self._connect()
-            results = self._in_write_transaction(connection, lambda: (
-                write_jobs(connection, [p.job for p in batch]), upsert_refusals(connection, refusals))[0])
+
+            def store() -> list[WriteResult]:
+                upsert_refusals(connection, refusals)
+                return write_jobs(connection, [p.job for p in batch])
+
+            results = self._in_write_transaction(connection, store)
         except OperationalError as exc:
             if not _is_lock_error(exc) and not _connection_lost(exc):
                 self._fail_one_by_one(batch, refusals, exc)
