@@ -24,6 +24,8 @@ from pinelab_core.signals.sources import SIGNAL_SOURCES, MarketView, Signal, gen
 from pinelab_core.store.tables import AggregatedSignalRow, PredictionRow, SignalOutcomeRow, TradingViewAlertRow
 from tests.conftest import random_walk_ohlcv
 
+pytestmark = pytest.mark.both_backends  # run on SQLite and on a real PostgreSQL
+
 OHLCV = random_walk_ohlcv(400, seed=11)
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from pinelab_core.config import Settings
@@ -24,7 +25,7 @@ from pinelab_core.models.base import DIRECTION_CLASSES
 from pinelab_core.models.calibration import brier_score
 from pinelab_core.models.ensemble import Prediction
 from pinelab_core.store import get_engine
-from pinelab_core.store.tables import PredictionRow
+from pinelab_core.store.tables import PredictionRow, model_set_key
 
 __all__ = ["OhlcvLoader", "log_prediction", "performance", "prediction_history", "resolve_outcomes"]
 
@@ -33,28 +34,32 @@ OhlcvLoader = Callable[[str, str, str], pd.DataFrame]
 
 
 def log_prediction(settings: Settings, prediction: Prediction, label: dict[str, Any]) -> int:
-    """Store a prediction (once per market, bar and model set); return its row id."""
+    """Store a prediction (once per market, bar and model set); return its row id.
+
+    The row's natural key (source, symbol, timeframe, bar time, `model_key`) is unique in the store and
+    the insert is `ON CONFLICT DO NOTHING`, so processes logging the same call at once store it once.
+    """
     versions_json = json.dumps({"versions": prediction.model_versions, "label": label,
                                 "weights_source": prediction.weights_source}, sort_keys=True)
     members = {"probabilities": prediction.models, "weights": prediction.weights, "agreement": prediction.agreement}
-    bar_time = prediction.bar_time.to_pydatetime()
-    with Session(get_engine(settings)) as session:
-        existing = session.exec(select(PredictionRow).where(
-            PredictionRow.source == prediction.source, PredictionRow.symbol == prediction.symbol,
-            PredictionRow.timeframe == prediction.timeframe, PredictionRow.bar_time == bar_time,
-            PredictionRow.model_versions_json == versions_json)).first()
-        if existing is not None:
-            return int(existing.id)  # type: ignore[arg-type]
-        row = PredictionRow(
-            source=prediction.source, symbol=prediction.symbol, timeframe=prediction.timeframe, bar_time=bar_time,
-            horizon=prediction.horizon, signal=prediction.signal.value, confidence=prediction.confidence,
-            probabilities_json=json.dumps(prediction.probabilities), members_json=json.dumps(members),
-            model_versions_json=versions_json, input_fingerprint=prediction.input_fingerprint,
-            close_at_bar=prediction.close,
-        )
-        session.add(row)
-        session.commit()
-        return int(row.id)  # type: ignore[arg-type]
+    key = {"source": prediction.source, "symbol": prediction.symbol, "timeframe": prediction.timeframe,
+           "bar_time": prediction.bar_time.to_pydatetime(), "model_key": model_set_key(versions_json)}
+    values = {**key, "created_at": datetime.now(UTC), "horizon": prediction.horizon,
+              "signal": prediction.signal.value, "confidence": prediction.confidence,
+              "probabilities_json": json.dumps(prediction.probabilities), "members_json": json.dumps(members),
+              "model_versions_json": versions_json, "input_fingerprint": prediction.input_fingerprint,
+              "close_at_bar": prediction.close,
+              "in_sample": bool(getattr(prediction, "in_sample", False))}  # the store keeps the flag once it exists
+    engine = get_engine(settings)
+    table = PredictionRow.__table__  # type: ignore[attr-defined]
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table).values(**values).on_conflict_do_nothing(index_elements=list(key))
+    with engine.begin() as connection:
+        new_id = connection.execute(statement.returning(table.c.id)).scalar()
+        if new_id is None:  # logged before (by this process or another)
+            same = [table.c[name] == value for name, value in key.items()]
+            new_id = connection.execute(select(table.c.id).where(*same)).scalar_one()
+    return int(new_id)
 
 
 def resolve_outcomes(settings: Settings, ohlcv_loader: OhlcvLoader) -> int:
