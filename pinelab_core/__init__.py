@@ -64,6 +64,8 @@ Signals and the TradingView webhook
     list_alerts(engine, limit=50) -> received alerts, newest first; signal_feed(engine) -> alerts + every source's calls
     SIGNAL_SOURCES, register_source(name, produce, description); Signal, AggregateSignal, WeightRule, SizingRule
     create_webhook_app(settings) -> FastAPI sidecar (`pinelab webhook` serves it)
+Storage
+    check_store(settings) -> StoreReport (backend, schema version, row counts; `pinelab db check`)
 Configuration and errors
     Settings, PinelabError, DataFetchError, DataValidationError, ConfigError, ModelSchemaError, ...
 """
@@ -90,6 +92,8 @@ _EXPORTS: dict[str, str] = {
     "WeightRule": "pinelab_core.signals.weights",
     "create_webhook_app": "pinelab_core.webhook",
     "Settings": "pinelab_core.config",
+    "check_store": "pinelab_core.store",
+    "StoreReport": "pinelab_core.store",
     "walk_forward": "pinelab_core.training",
     "TrainReport": "pinelab_core.training",
     "LabelSpec": "pinelab_core.training",

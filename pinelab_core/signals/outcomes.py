@@ -1,8 +1,10 @@
 """Outcome tracking: what each signal earned once its horizon passed, and the weights that follow.
 
-No look-ahead: a signal placed at bar t's close is entered at bar t+1's open and exited at the
-close of bar t+horizon; until that bar exists the signal stays open. The volatility that scales
-its reward is measured on bars <= t.
+No look-ahead: a signal placed at bar t's close is entered at bar t+1's open and closed by a decision at
+bar t+horizon's close, so it exits at bar t+horizon+1's open; until that bar exists the signal stays open.
+The money comes from the execution engine (`pinelab_core.backtest.round_trip_returns`), the same fill
+model as every backtest, so a source's track record is what trading its calls would have earned. The
+volatility that scales its reward is measured on bars <= t.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
+from pinelab_core.backtest import round_trip_returns
 from pinelab_core.errors import StoreError
 from pinelab_core.signals.sources import Signal
 from pinelab_core.signals.weights import WeightRule, learn_weights, outcome_reward
@@ -55,15 +58,16 @@ def evaluate_signals(signals: pd.DataFrame, ohlcv: pd.DataFrame) -> pd.DataFrame
     times = pd.DatetimeIndex(pd.to_datetime(result["time"], utc=True))
     position = index.searchsorted(times, side="right") - 1  # the bar the signal was placed at
     horizon = result["horizon"].to_numpy(np.int64).clip(min=1)
-    exit_position = position + horizon
-    ready = (position >= 0) & (exit_position < len(index))
+    exit_decision = position + horizon  # the bar at whose close the position is closed
+    ready = (position >= 0) & (exit_decision + 1 < len(index))  # its exit fill (the next open) exists
     opens, closes = ohlcv["open"].to_numpy(np.float64), ohlcv["close"].to_numpy(np.float64)
     log_returns = np.diff(np.log(closes), prepend=np.nan)
     volatility = pd.Series(log_returns).rolling(20, min_periods=5).std().to_numpy()  # trailing: bars <= t
-    entry_pos, exit_pos = np.where(ready, position + 1, 0), np.where(ready, exit_position, 0)
-    entry_price, exit_price = opens[entry_pos], closes[exit_pos]
+    decided, closed = np.where(ready, position, 0), np.where(ready, exit_decision, 0)
+    entry_pos, exit_pos = decided + 1, np.where(ready, exit_decision + 1, 0)
+    entry_price, exit_price = opens[np.minimum(entry_pos, len(index) - 1)], opens[exit_pos]
     direction = result["direction"].to_numpy(np.float64)
-    realised = direction * (exit_price / entry_price - 1.0)
+    realised = np.where(ready, round_trip_returns(ohlcv, decided, closed, np.where(ready, direction, 0.0)), np.nan)
     scale = volatility[np.where(ready, position, 0)] * np.sqrt(horizon)
     strength = result["strength"].to_numpy(np.float64) if "strength" in result else np.ones(len(result))
     rewards = [outcome_reward(r, v, s) for r, v, s in zip(realised, scale, strength, strict=True)]
