@@ -80,7 +80,8 @@ def test_the_outcome_key_includes_the_horizon(engine) -> None:  # type: ignore[n
     assert record_signals(engine, [short, long]) == 0
     resolve_outcomes(engine, OHLCV, "X", "1h")
     stored = load_outcomes(engine).set_index("horizon")
-    assert stored.loc[3, "exit_time"] == OHLCV.index[53] and stored.loc[10, "exit_time"] == OHLCV.index[60]
+    # each exits at the open after its horizon (the execution engine's fill)
+    assert stored.loc[3, "exit_time"] == OHLCV.index[54] and stored.loc[10, "exit_time"] == OHLCV.index[61]
 
 
 def test_concurrent_recorders_store_each_call_once(engine) -> None:  # type: ignore[no-untyped-def]

@@ -39,7 +39,9 @@ def _free_port() -> int:
 @pytest.fixture
 def server_url(settings: Settings) -> Iterator[str]:
     port = _free_port()
-    app = create_app(settings.with_overrides(webhook_secret=SECRET, webhook_rate_limit=0), enrich=False)
+    # A generous store wait: this test is about exactly-once under contention, not latency (a busy CI box).
+    app = create_app(settings.with_overrides(webhook_secret=SECRET, webhook_rate_limit=0, webhook_store_wait_s=30),
+                     enrich=False)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
