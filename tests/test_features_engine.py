@@ -123,6 +123,41 @@ def test_time_features_encode_the_clock_and_sessions_only_intraday() -> None:
     np.testing.assert_allclose(hourly["hour_sin"] ** 2 + hourly["hour_cos"] ** 2, 1.0)
 
 
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+def test_daily_bars_are_outside_every_session_whatever_the_index_unit(unit: str) -> None:
+    """A daily bar stamped 00:00 UTC is not an Asia-session bar: the gap to the previous bar is a day, read in
+    the index's own unit (pandas 3 keeps microseconds; reading them as nanoseconds made a day look like 86 s)."""
+    daily = random_walk_ohlcv(30, freq="1D")
+    daily.index = daily.index.as_unit(unit)
+    sessions = build_features(daily, groups="time")[["session_asia", "session_europe", "session_us"]]
+    assert (sessions.iloc[1:] == 0).all().all()
+    hourly = random_walk_ohlcv(48, freq="1h")
+    hourly.index = hourly.index.as_unit(unit)
+    flags = build_features(hourly, groups="time")
+    assert (flags.loc[flags.index.hour == 3, "session_asia"] == 1).all()
+
+
+def test_calendar_encodings_equal_pandas_fields_across_centuries() -> None:
+    """The integer calendar (minute, weekday, day, month from epoch nanoseconds) agrees with pandas' fields,
+    leap days and dates before 1970 included."""
+    rng = np.random.default_rng(4)
+    stamps = np.sort(rng.integers(pd.Timestamp("1900-01-01").value, pd.Timestamp("2100-12-31").value, 5_000))
+    index = pd.DatetimeIndex(stamps, tz="UTC", name="time").append(
+        pd.DatetimeIndex(["2000-02-29 23:59", "2100-03-01", "2024-12-31 12:30"], tz="UTC"))
+    index = index.sort_values().unique()
+    bars = random_walk_ohlcv(len(index))
+    bars.index = index
+    features = build_features(bars, groups="time")
+    hour = index.hour + index.minute / 60.0
+    expected = {
+        "hour_sin": np.sin(2 * np.pi * hour / 24.0), "weekday_cos": np.cos(2 * np.pi * index.day_of_week / 7.0),
+        "day_of_month_sin": np.sin(2 * np.pi * (index.day - 1) / index.days_in_month),
+        "month_cos": np.cos(2 * np.pi * (index.month - 1) / 12.0),
+    }
+    for name, values in expected.items():
+        np.testing.assert_allclose(features[name], values, rtol=0, atol=1e-12, err_msg=name)
+
+
 def test_spectral_finds_a_planted_cycle() -> None:
     bars = random_walk_ohlcv(800, seed=1)
     cycle = 0.05 * np.sin(2 * np.pi * np.arange(len(bars)) / 16.0)
@@ -182,7 +217,7 @@ def test_rolling_spectrum_equals_numpy_fft_of_each_detrended_window() -> None:
     from pinelab_core.features.spec import Bars
 
     bars = random_walk_ohlcv(5_000, seed=9)
-    power = spectral._rolling_spectrum(Bars(bars))
+    power = spectral.rolling_spectrum(Bars(bars))
     log_close = np.log(bars["close"].to_numpy())
     steps = np.arange(spectral.FFT_WINDOW)
     assert np.isnan(power[: spectral.FFT_WINDOW - 1]).all()
