@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Iterable, Mapping
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from pinelab_core.errors import DataValidationError
-from pinelab_core.features.registry import select_specs
+from pinelab_core.features.registry import SPECS, select_specs
 from pinelab_core.features.spec import Bars, FeatureSpec
 from pinelab_core.types import INDEX_NAME, OHLCV_COLUMNS
 
@@ -65,16 +66,44 @@ def _check_dtype(dtype: str) -> None:
 def _build_one(ohlcv: pd.DataFrame, specs: tuple[FeatureSpec, ...], dtype: str, where: str) -> pd.DataFrame:
     frame = check_ohlcv(ohlcv, where)
     matrix = np.empty((len(frame), len(specs)), dtype=dtype, order="F")  # column-major: one write per feature
-    bars, group = Bars(frame), specs[0].group if specs else ""
+    bars, plan = Bars(frame), _release_plan(tuple(s.name for s in specs))
     with np.errstate(divide="ignore", invalid="ignore"):
         for column, item in enumerate(specs):
-            if item.group != group:
-                # A fresh memo per group: intermediates are freed as soon as their group is done, which
-                # keeps peak memory near the matrix itself on million-bar frames (and reuses the freed
-                # memory instead of faulting in new pages); the few inputs two groups share are cheap.
-                bars, group = Bars(frame), item.group
             matrix[:, column] = item.compute(bars)
+            # Free what no later feature reads: peak memory stays near the matrix itself on million-bar
+            # frames, and the freed memory is reused by the next feature instead of faulting in new pages.
+            bars.release(plan[column])
     return pd.DataFrame(matrix, index=frame.index, columns=[s.name for s in specs], copy=False)
+
+
+@functools.cache
+def _release_plan(names: tuple[str, ...]) -> tuple[tuple[Any, ...], ...]:
+    """Per feature in `names`, the memo keys it is the last to read, learned by tracing one build on a small
+    frame. A key the trace missed stays until the build ends; one read after its planned release is simply
+    recomputed, so a wrong plan costs time, never a wrong value."""
+    by_name = {s.name: s for s in SPECS}
+    bars, last_use = Bars(_tracing_frame()), {}
+    with np.errstate(all="ignore"):
+        for position, name in enumerate(names):
+            bars.touched = set()
+            by_name[name].compute(bars)
+            last_use.update(dict.fromkeys(bars.touched, position))
+    plan: list[list[Any]] = [[] for _ in names]
+    for key, position in last_use.items():
+        plan[position].append(key)
+    return tuple(tuple(keys) for keys in plan)
+
+
+def _tracing_frame(n: int = 600) -> pd.DataFrame:
+    """A small valid market, longer than every warm-up, so each feature reads all it will ever read."""
+    rng = np.random.default_rng(0)
+    close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.01, n)))
+    open_ = np.concatenate([[100.0], close[:-1]])
+    spread = rng.uniform(0.001, 0.01, n) * close
+    index = pd.date_range("2024-01-01", periods=n, freq="1h", tz="UTC", name=INDEX_NAME)
+    return pd.DataFrame({"open": open_, "high": np.maximum(open_, close) + spread,
+                         "low": np.minimum(open_, close) - spread, "close": close,
+                         "volume": rng.uniform(1e3, 1e4, n)}, index=index)
 
 
 def _build_panel(panel: pd.DataFrame, specs: tuple[FeatureSpec, ...], dtype: str) -> pd.DataFrame:

@@ -21,8 +21,9 @@ TREND_ADX_THRESHOLD = 25.0
 def _trailing_percentile_rank(values: np.ndarray, window: int) -> np.ndarray:  # pragma: no cover - compiled
     """Average-rank percentile of values[t] among values[t - window + 1 .. t] (pandas' rank(pct=True)).
 
-    NaN until a full window of known values exists. O(n * window) compares, but branch-free and
-    compiled, which beats a sorted-window structure for windows of a few hundred bars.
+    NaN until a full window of known values exists. O(n * window) compares, but branch-free counts over a
+    contiguous window (which the compiler vectorises), and that beats a sorted-window structure for windows
+    of a few hundred bars.
     """
     n = len(values)
     out = np.full(n, np.nan)
@@ -30,11 +31,12 @@ def _trailing_percentile_rank(values: np.ndarray, window: int) -> np.ndarray:  #
         current = values[t]
         if np.isnan(current) or np.isnan(values[t - window + 1]):
             continue
-        less, equal = 0, 0
-        for i in range(t - window + 1, t + 1):
-            less += values[i] < current
-            equal += values[i] == current
-        out[t] = (less + (equal + 1) / 2.0) / window
+        trailing = values[t - window + 1 : t + 1]
+        less, at_most = np.int64(0), np.int64(0)
+        for i in range(window):
+            less += np.int64(trailing[i] < current)
+            at_most += np.int64(trailing[i] <= current)
+        out[t] = (less + (at_most - less + 1) / 2.0) / window
     return out
 
 

@@ -9,7 +9,7 @@ columns, ATR feeding several ratios) are computed once per build.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -90,7 +90,11 @@ def talib_lookback(function: str, **params: Any) -> int:
 
 
 class Bars:
-    """The OHLCV arrays of one symbol plus a memo of intermediate results for one build."""
+    """The OHLCV arrays of one symbol plus a memo of intermediate results for one build.
+
+    `touched`, when set to a set, collects every memo key read (the builder traces one build on a small
+    frame this way to learn when each intermediate is used for the last time, and frees it then).
+    """
 
     def __init__(self, ohlcv: pd.DataFrame) -> None:
         self.index: pd.DatetimeIndex = ohlcv.index  # type: ignore[assignment]
@@ -100,15 +104,23 @@ class Bars:
         self.close = _column(ohlcv, "close")
         self.volume = _column(ohlcv, "volume")
         self._memo: dict[Any, Any] = {}
+        self.touched: set[Any] | None = None
 
     def __len__(self) -> int:
         return len(self.close)
 
     def memo(self, key: Any, make: Callable[[], Any]) -> Any:
         """Return the cached value for `key`, computing it with `make()` the first time."""
+        if self.touched is not None:
+            self.touched.add(key)
         if key not in self._memo:
             self._memo[key] = make()
         return self._memo[key]
+
+    def release(self, keys: Iterable[Any]) -> None:
+        """Forget the intermediates under `keys` (no later feature reads them), so their memory is reused."""
+        for key in keys:
+            self._memo.pop(key, None)
 
     def ta(self, function: str, inputs: str, **params: Any) -> tuple[np.ndarray, ...]:
         """Call TA-Lib's `function` on the named inputs ('c', 'hlc', ...), memoised; always a tuple."""

@@ -17,11 +17,11 @@ mean of squared coefficients, reported as a share of the total.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numba
 import numpy as np
 import pywt
-import talib
-from scipy.signal import lfilter
 
 from pinelab_core.features.spec import Bars, ComputeFn, FeatureSpec, feature_factory
 
@@ -33,9 +33,12 @@ FFT_BINS = np.arange(2, 17)  # bin k <-> cycle of FFT_WINDOW / k bars: 32 down t
 WAVELET = "db2"
 WAVELET_LEVELS = 3
 ENERGY_WINDOW = 64
+if FFT_WINDOW & (FFT_WINDOW - 1):  # the sliding DFT reduces angles with a bit mask
+    raise RuntimeError(f"FFT_WINDOW must be a power of two, got {FFT_WINDOW}")
 
 
 _RESUM_EVERY = 4_096  # rows between exact re-sums of the sliding window (bounds rounding drift)
+_SUMMARY_ROWS = 8_192  # rows per block of the spectrum summary: the block stays in cache
 
 
 def _ramp_spectrum() -> np.ndarray:
@@ -44,96 +47,129 @@ def _ramp_spectrum() -> np.ndarray:
     return np.exp(-2j * np.pi * np.outer(FFT_BINS, j) / FFT_WINDOW) @ j
 
 
-@numba.njit(cache=True)
-def _sliding_dft_power(
-    series: np.ndarray, slope: np.ndarray, bins: np.ndarray, window: int, ramp_re: np.ndarray, ramp_im: np.ndarray
-) -> np.ndarray:  # pragma: no cover - compiled
-    """Power per bin of each trailing window of `series` after removing the window's linear trend.
+@numba.njit(cache=True, error_model="numpy")
+def _sliding_dft_block(
+    series: np.ndarray, slope: np.ndarray, bins: np.ndarray, window: int, ramp_re: np.ndarray, ramp_im: np.ndarray,
+    state: np.ndarray, start: int, normalise: bool, block: np.ndarray, period: np.ndarray, share: np.ndarray,
+) -> None:  # pragma: no cover - compiled
+    """Spectrum of the detrended trailing windows ending at rows start .. start + len(block) - 1.
+
+    Writes each row's power per bin into `block` or, with `normalise`, each bin's share of the row's power
+    (and the dominant period and its share into `period`/`share` at the global row). `state` (2 x bins:
+    real, imag) carries the running sums from one block to the next.
 
     Sliding DFT: D_t(k) = sum over the window of x[m] * exp(-i w_k m) is updated in O(1) per bar (add the
     new bar, drop the oldest) and re-summed exactly every `_RESUM_EVERY` rows. |D_t(k)| equals the
     window's DFT magnitude; the trend's spectrum slope * R(k), rotated into D's phase, is subtracted first.
-    Angles come from (k * m) mod window, so they stay exact for any row number.
+    Angles come from (k * m) mod window, a bit mask for a power-of-two window (an integer division per bin
+    and bar was most of the cost), so they stay exact for any row number.
     """
-    n, n_bins = len(series), len(bins)
-    power = np.full((n, n_bins), np.nan)
+    n_bins, mask = len(bins), window - 1
     cos_tab = np.cos(2 * np.pi * np.arange(window) / window)
     sin_tab = np.sin(2 * np.pi * np.arange(window) / window)
-    real = np.zeros(n_bins)
-    imag = np.zeros(n_bins)
-    for t in range(n):
+    real, imag = state[0], state[1]
+    power = np.empty(n_bins)
+    for t in range(start, start + block.shape[0]):
+        row, newest = t - start, series[t]
+        oldest = series[t - window] if t >= window else 0.0  # adding 0 * c leaves the sum as it is
         for b in range(n_bins):
             # (k * t) mod window, and the dropped bar (t - window) has the same residue: one lookup serves both
-            r = (bins[b] * t) % window
-            real[b] += series[t] * cos_tab[r]
-            imag[b] -= series[t] * sin_tab[r]
-            if t >= window:
-                real[b] -= series[t - window] * cos_tab[r]
-                imag[b] += series[t - window] * sin_tab[r]
+            r = (bins[b] * t) & mask
+            c, s = cos_tab[r], sin_tab[r]
+            real[b] = (real[b] + newest * c) - oldest * c
+            imag[b] = (imag[b] - newest * s) + oldest * s
         if t >= window - 1 and t % _RESUM_EVERY == 0:
-            for b in range(n_bins):
-                real[b], imag[b] = 0.0, 0.0
-                for m in range(t - window + 1, t + 1):
-                    r = (bins[b] * m) % window
-                    real[b] += series[m] * cos_tab[r]
-                    imag[b] -= series[m] * sin_tab[r]
+            _resum_window(series, t, bins, cos_tab, sin_tab, real, imag)
+        block[row, :] = np.nan
         if t < window - 1 or np.isnan(slope[t]):
             continue
-        first = t - window + 1
+        first, trend = t - window + 1, slope[t]
         for b in range(n_bins):
-            r = (bins[b] * first) % window
+            r = (bins[b] * first) & mask
             c, s = cos_tab[r], sin_tab[r]
-            trend_re = slope[t] * (c * ramp_re[b] + s * ramp_im[b])
-            trend_im = slope[t] * (c * ramp_im[b] - s * ramp_re[b])
-            power[t, b] = (real[b] - trend_re) ** 2 + (imag[b] - trend_im) ** 2
-    return power
+            trend_re = trend * (c * ramp_re[b] + s * ramp_im[b])
+            trend_im = trend * (c * ramp_im[b] - s * ramp_re[b])
+            power[b] = (real[b] - trend_re) ** 2 + (imag[b] - trend_im) ** 2
+        total, best = 0.0, 0
+        for b in range(n_bins):
+            total += power[b]
+            if power[b] > power[best]:
+                best = b
+        if not normalise:
+            block[row, :] = power
+        elif total > 0.0:  # else a perfectly straight window: no cycle to speak of
+            period[t] = window / bins[best]
+            share[t] = power[best] / total
+            for b in range(n_bins):
+                block[row, b] = power[b] / total
 
 
 @numba.njit(cache=True)
-def _summarise_spectrum(power: np.ndarray, periods: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per row: dominant period, its share of the power, and the normalised spectral entropy."""
-    n, n_bins = power.shape
-    period = np.full(n, np.nan)
-    share = np.full(n, np.nan)
-    entropy = np.full(n, np.nan)
-    norm = np.log(n_bins)
-    for t in range(n):
-        total, best = 0.0, 0
-        for b in range(n_bins):
-            total += power[t, b]
-            if power[t, b] > power[t, best]:
-                best = b
-        if not total > 0.0:  # NaN (warm-up) or a perfectly straight window: no cycle to speak of
+def _resum_window(series: np.ndarray, t: int, bins: np.ndarray, cos_tab: np.ndarray, sin_tab: np.ndarray,
+                  real: np.ndarray, imag: np.ndarray) -> None:  # pragma: no cover - compiled
+    """The exact DFT of the window ending at row t, per bin (drops the sliding sums' rounding drift)."""
+    window = len(cos_tab)
+    for b in range(len(bins)):
+        real[b], imag[b] = 0.0, 0.0
+        for m in range(t - window + 1, t + 1):
+            r = (bins[b] * m) & (window - 1)
+            real[b] += series[m] * cos_tab[r]
+            imag[b] -= series[m] * sin_tab[r]
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _block_entropy(weights: np.ndarray, logs: np.ndarray, entropy: np.ndarray) -> None:  # pragma: no cover
+    """Normalised spectral entropy -sum(w log w) / log(bins) per row of power shares (NaN rows stay NaN)."""
+    norm = np.log(weights.shape[1])
+    for row in range(len(weights)):
+        if np.isnan(weights[row, 0]):
             continue
         h = 0.0
-        for b in range(n_bins):
-            w = power[t, b] / total
-            if w > 0.0:
-                h -= w * np.log(w)
-        period[t] = periods[best]
-        share[t] = power[t, best] / total
-        entropy[t] = h / norm
-    return period, share, entropy
+        for b in range(weights.shape[1]):
+            if weights[row, b] > 0.0:
+                h -= weights[row, b] * logs[row, b]
+        entropy[row] = h / norm
 
 
-def _rolling_spectrum(b: Bars) -> np.ndarray:
+def _spectrum_blocks(b: Bars, rows: int, normalise: bool, period: np.ndarray,
+                     share: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+    """(first row, block) for consecutive blocks of `rows` rows, as `_sliding_dft_block` fills them; one
+    buffer is reused, so consume each block before asking for the next."""
+    n = len(b)
+    series = b.log_close - b.log_close[0]  # smaller numbers, same spectrum (a constant has no power in k >= 1)
+    slope = b.ta_on("LINEARREG_SLOPE", "log_close", lambda: b.log_close, timeperiod=FFT_WINDOW)
+    ramp = _ramp_spectrum()
+    ramp_re, ramp_im, bins = ramp.real.copy(), ramp.imag.copy(), FFT_BINS.astype(np.int64)
+    state = np.zeros((2, len(FFT_BINS)))
+    buffer = np.empty((min(rows, n), len(FFT_BINS)))
+    for start in range(0, n, rows):
+        block = buffer[: min(rows, n - start)]
+        _sliding_dft_block(series, slope, bins, FFT_WINDOW, ramp_re, ramp_im, state, start, normalise, block,
+                           period, share)
+        yield start, block
+
+
+def rolling_spectrum(b: Bars) -> np.ndarray:
     """Power per bin (rows x bins) of the detrended trailing 64 log closes, NaN in the warm-up."""
+    unused = np.empty(0)
+    return next(_spectrum_blocks(b, len(b), False, unused, unused), (0, np.empty((0, len(FFT_BINS)))))[1].copy()
+
+
+def _spectral_summary(b: Bars) -> np.ndarray:
+    """(period, share, entropy) x rows, block by block: no rows x bins matrix is ever held, and each block's
+    logarithms are one vectorised NumPy call (a scalar log per bin and bar cost more than the whole DFT)."""
 
     def make() -> np.ndarray:
-        if len(b) < FFT_WINDOW:
-            return np.full((len(b), len(FFT_BINS)), np.nan)
-        series = b.log_close - b.log_close[0]  # smaller numbers, same spectrum (a constant has no power in k >= 1)
-        slope = b.ta_on("LINEARREG_SLOPE", "log_close", lambda: b.log_close, timeperiod=FFT_WINDOW)
-        ramp = _ramp_spectrum()
-        return _sliding_dft_power(series, slope, FFT_BINS.astype(np.int64), FFT_WINDOW, ramp.real.copy(),
-                                  ramp.imag.copy())
+        out = np.full((3, len(b)), np.nan)
+        if len(b) >= FFT_WINDOW:
+            logs = np.empty((min(_SUMMARY_ROWS, len(b)), len(FFT_BINS)))
+            for start, weights in _spectrum_blocks(b, _SUMMARY_ROWS, True, out[0], out[1]):
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    np.log(weights, out=logs[: len(weights)])
+                _block_entropy(weights, logs, out[2, start : start + len(weights)])
+        return out
 
-    return b.memo("rolling_spectrum", make)
-
-
-def _spectral_summary(b: Bars) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    periods = (FFT_WINDOW / FFT_BINS).astype(np.float64)
-    return b.memo("spectral_summary", lambda: _summarise_spectrum(_rolling_spectrum(b), periods))
+    return b.memo("spectral_summary", make)
 
 
 def _summary(part: int) -> ComputeFn:
@@ -145,8 +181,58 @@ def _filter_length(level: int) -> int:
     return (2**level - 1) * (pywt.Wavelet(WAVELET).dec_len - 1) + 1
 
 
+@numba.njit(cache=True)
+def _causal_fir(values: np.ndarray, taps: np.ndarray, gap: int, out: np.ndarray) -> None:  # pragma: no cover
+    """out[t] = sum_j taps[j] * values[t - j * gap] over the taps inside the data (a zero start, as `lfilter`),
+    added from the oldest tap to the newest, the order of SciPy's direct-form filter."""
+    last = len(taps) - 1
+    for t in range(len(values)):
+        total = 0.0
+        if t >= last * gap:  # the whole filter inside the data: no bounds to check
+            for j in range(last, -1, -1):
+                total += taps[j] * values[t - j * gap]
+        else:
+            for j in range(last, -1, -1):
+                if t - j * gap >= 0:
+                    total += taps[j] * values[t - j * gap]
+        out[t] = total
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _wavelet_energy_shares(
+    returns: np.ndarray, high: np.ndarray, low: np.ndarray, levels: int, settle: int, window: int
+) -> np.ndarray:  # pragma: no cover - compiled
+    """Bands x rows: each band's share of the `window`-bar energy of the a-trous wavelet coefficients of
+    `returns` (rows are bars: row 0 has no return). Coefficients before `settle` mix in the filters' zero
+    start and are left out; the running sums follow TA-Lib's SMA (add the newest, subtract the oldest)."""
+    m = len(returns)
+    out = np.full((levels + 1, m + 1), np.nan)
+    smooth, band, scratch = returns.copy(), np.empty(m), np.empty(m)
+    for level in range(levels + 1):
+        if level < levels:
+            gap = 2**level  # "a trous": taps spread `gap` bars apart
+            _causal_fir(smooth, high, gap, band)
+            _causal_fir(smooth, low, gap, scratch)
+            smooth, scratch = scratch, smooth
+        else:
+            band = smooth
+        total = 0.0
+        for i in range(settle, m):
+            total += band[i] ** 2
+            if i >= settle + window - 1:
+                out[level, i + 1] = total / window
+                total -= band[i - window + 1] ** 2
+    for t in range(m + 1):
+        energy = 0.0
+        for level in range(levels + 1):
+            energy += out[level, t]
+        for level in range(levels + 1):
+            out[level, t] /= energy
+    return out
+
+
 def _wavelet_band_energy(b: Bars) -> np.ndarray:
-    """64-bar energy share per band (rows x [d1, d2, d3, a3]) of one-bar log returns."""
+    """64-bar energy share per band ([d1, d2, d3, a3] x rows) of one-bar log returns."""
 
     def make() -> np.ndarray:
         wavelet = pywt.Wavelet(WAVELET)
@@ -154,33 +240,15 @@ def _wavelet_band_energy(b: Bars) -> np.ndarray:
         low = np.asarray(wavelet.dec_lo) / np.sqrt(2.0)
         returns = b.log_return[1:]  # row 0 has no return; filters must not see a NaN
         if len(returns) == 0:
-            return np.full((len(b), WAVELET_LEVELS + 1), np.nan)
-        bands, smooth = [], returns
-        for level in range(1, WAVELET_LEVELS + 1):
-            gap = 2 ** (level - 1)  # "a trous": insert gap - 1 zeros between taps
-            bands.append(lfilter(_upsample(high, gap), [1.0], smooth))
-            smooth = lfilter(_upsample(low, gap), [1.0], smooth)
-        bands.append(smooth)
+            return np.full((WAVELET_LEVELS + 1, len(b)), np.nan)
         settle = _filter_length(WAVELET_LEVELS) - 1  # outputs before this mix in the filters' zero start
-        energy = np.full((len(b), len(bands)), np.nan)
-        for column, coefficients in enumerate(bands):
-            squared = np.full(len(b), np.nan)
-            squared[1 + settle :] = coefficients[settle:] ** 2
-            energy[:, column] = talib.SMA(squared, timeperiod=ENERGY_WINDOW)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return energy / energy.sum(axis=1, keepdims=True)
+        return _wavelet_energy_shares(returns, high, low, WAVELET_LEVELS, settle, ENERGY_WINDOW)
 
     return b.memo("wavelet_band_energy", make)
 
 
-def _upsample(taps: np.ndarray, gap: int) -> np.ndarray:
-    out = np.zeros((len(taps) - 1) * gap + 1)
-    out[::gap] = taps
-    return out
-
-
 def _band(column: int) -> ComputeFn:
-    return lambda b: _wavelet_band_energy(b)[:, column]
+    return lambda b: _wavelet_band_energy(b)[column]
 
 
 _FFT = {"window": FFT_WINDOW, "min_period": int(FFT_WINDOW / FFT_BINS[-1]), "max_period": int(FFT_WINDOW / FFT_BINS[0])}

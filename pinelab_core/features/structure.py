@@ -1,18 +1,17 @@
 """Price-structure features: distance to rolling highs and lows, the last confirmed swing points, and the
 nearest support and resistance among recent swings.
 
-Swings come from `features.levels.confirmed_pivots`, which places a swing on the bar where it becomes
-known (pivot bar + `right` bars), never on the pivot bar itself: a swing high is only a swing high
-once the following bars failed to exceed it, and a model must not know that earlier.
+Swings follow `features.levels` (the definition behind `confirmed_pivots` and the chart levels), placed
+on the bar where they become known (pivot bar + `right` bars), never on the pivot bar itself: a swing high
+is only a swing high once the following bars failed to exceed it, and a model must not know that earlier.
 """
 
 from __future__ import annotations
 
 import numba
 import numpy as np
-import pandas as pd
 
-from pinelab_core.features.levels import confirmed_pivots
+from pinelab_core.features.levels import is_pivot
 from pinelab_core.features.spec import Bars, ComputeFn, FeatureSpec, feature_factory, log_ratio, talib_lookback
 
 __all__ = ["SPECS"]
@@ -21,14 +20,6 @@ _f = feature_factory("structure")
 SWING_LEFT = 5
 SWING_RIGHT = 5
 RECENT_SWINGS = 10  # support/resistance: the nearest among the last 10 confirmed swing prices
-
-
-def _pivots(b: Bars) -> pd.DataFrame:
-    def make() -> pd.DataFrame:
-        frame = pd.DataFrame({"high": b.high, "low": b.low}, index=b.index)
-        return confirmed_pivots(frame, SWING_LEFT, SWING_RIGHT)
-
-    return b.memo("confirmed_pivots", make)
 
 
 def _distance_to_extreme(kind: str, period: int) -> ComputeFn:
@@ -40,71 +31,67 @@ def _distance_to_extreme(kind: str, period: int) -> ComputeFn:
     return compute
 
 
-def _last_swing(b: Bars, column: str) -> tuple[np.ndarray, np.ndarray]:
-    """(price of the last confirmed swing, bars since that swing's pivot bar), NaN before the first one."""
-    prices = _pivots(b)[column].to_numpy(dtype=np.float64)
-    confirmed = np.isfinite(prices)
-    positions = np.arange(len(prices))
-    last = np.maximum.accumulate(np.where(confirmed, positions, -1)) if len(prices) else positions
-    known = last >= 0
-    level = np.full(len(prices), np.nan)
-    level[known] = prices[last[known]]
-    bars_since = np.where(known, positions - last + SWING_RIGHT, np.nan).astype(np.float64)
-    return level, bars_since
-
-
-def _swing_distance(column: str) -> ComputeFn:
-    return lambda b: log_ratio(b.close, _last_swing(b, column)[0])
-
-
-def _bars_since_swing(column: str) -> ComputeFn:
-    return lambda b: _last_swing(b, column)[1]
+# Rows of the swing-state matrix `_swing_state` returns.
+_HIGH_LEVEL, _HIGH_AGE, _LOW_LEVEL, _LOW_AGE, _ABOVE, _BELOW = range(6)
 
 
 @numba.njit(cache=True)
-def _nearest_swing_levels(
-    close: np.ndarray, highs: np.ndarray, lows: np.ndarray, recent: int
-) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
-    """Per bar: nearest of the last `recent` confirmed swing prices above and below the close (NaN if none).
+def _swing_state(
+    high: np.ndarray, low: np.ndarray, close: np.ndarray, left: int, right: int, recent: int
+) -> np.ndarray:  # pragma: no cover - compiled
+    """Per bar, from the swings confirmed by then: the last swing high and low (price, bars since the pivot
+    bar) and the nearest of the last `recent` swing prices above and below the close (NaN where none).
 
-    One pass with a ring buffer of the latest swing prices (highs and lows alike: old resistance becomes
-    support); a swing enters the buffer on its confirmation bar, so row t sees only swings known at t.
+    One pass: a swing at bar p is confirmed at t = p + right (`levels.is_pivot`, the definition charts use)
+    and enters a ring buffer of the latest swing prices (highs and lows alike: old resistance becomes
+    support) on that bar, so row t sees only swings known at t.
     """
     n = len(close)
-    above_out = np.full(n, np.nan)
-    below_out = np.full(n, np.nan)
+    out = np.empty((6, n))
     ring = np.full(recent, np.nan)
-    count = 0
+    count, last_high, last_low = 0, -1, -1
     for t in range(n):
-        if not np.isnan(highs[t]):
-            ring[count % recent] = highs[t]
+        bar = t - right
+        if bar >= left and is_pivot(high, bar, left, right, True):
+            last_high, ring[count % recent] = bar, high[bar]
             count += 1
-        if not np.isnan(lows[t]):
-            ring[count % recent] = lows[t]
+        if bar >= left and is_pivot(low, bar, left, right, False):
+            last_low, ring[count % recent] = bar, low[bar]
             count += 1
+        out[_HIGH_LEVEL, t] = high[last_high] if last_high >= 0 else np.nan
+        out[_HIGH_AGE, t] = t - last_high if last_high >= 0 else np.nan
+        out[_LOW_LEVEL, t] = low[last_low] if last_low >= 0 else np.nan
+        out[_LOW_AGE, t] = t - last_low if last_low >= 0 else np.nan
         above, below = np.inf, -np.inf
-        for i in range(min(count, recent)):
+        for i in range(min(count, recent)):  # selects, not branches: which side a level falls on is a coin flip
             level = ring[i]
-            if close[t] < level < above:
-                above = level
-            elif below < level < close[t]:
-                below = level
-        if above < np.inf:
-            above_out[t] = above
-        if below > -np.inf:
-            below_out[t] = below
-    return above_out, below_out
+            candidate_above = level if level > close[t] else np.inf
+            candidate_below = level if level < close[t] else -np.inf
+            above = candidate_above if candidate_above < above else above
+            below = candidate_below if candidate_below > below else below
+        out[_ABOVE, t] = above if above < np.inf else np.nan
+        out[_BELOW, t] = below if below > -np.inf else np.nan
+    return out
+
+
+def _swings(b: Bars) -> np.ndarray:
+    return b.memo("swing_state", lambda: _swing_state(b.high, b.low, b.close, SWING_LEFT, SWING_RIGHT,
+                                                      RECENT_SWINGS))
+
+
+def _swing_distance(row: int) -> ComputeFn:
+    return lambda b: log_ratio(b.close, _swings(b)[row])
+
+
+def _bars_since_swing(row: int) -> ComputeFn:
+    return lambda b: _swings(b)[row].copy()
 
 
 def _nearest_level(side: str) -> ComputeFn:
     def compute(b: Bars) -> np.ndarray:
-        def make() -> tuple[np.ndarray, np.ndarray]:
-            pivots = _pivots(b)
-            return _nearest_swing_levels(b.close, pivots["pivot_high"].to_numpy(dtype=np.float64),
-                                         pivots["pivot_low"].to_numpy(dtype=np.float64), RECENT_SWINGS)
-
-        above, below = b.memo("nearest_swing_levels", make)
-        return log_ratio(above, b.close) if side == "resistance" else log_ratio(b.close, below)
+        if side == "resistance":
+            return log_ratio(_swings(b)[_ABOVE], b.close)
+        return log_ratio(b.close, _swings(b)[_BELOW])
 
     return compute
 
@@ -117,14 +104,14 @@ SPECS: list[FeatureSpec] = [
          _distance_to_extreme("high", n), timeperiod=n) for n in (20, 50, 100)),
     *(_f(f"dist_low_{n}", talib_lookback("MIN", timeperiod=n), f"log(close / lowest low of {n} bars), >= 0",
          _distance_to_extreme("low", n), timeperiod=n) for n in (20, 50, 100)),
-    _f("dist_swing_high", _SWING_LB, "log(close / last confirmed swing high)", _swing_distance("pivot_high"),
+    _f("dist_swing_high", _SWING_LB, "log(close / last confirmed swing high)", _swing_distance(_HIGH_LEVEL),
        event_warmup=True, **_SWING),
-    _f("dist_swing_low", _SWING_LB, "log(close / last confirmed swing low)", _swing_distance("pivot_low"),
+    _f("dist_swing_low", _SWING_LB, "log(close / last confirmed swing low)", _swing_distance(_LOW_LEVEL),
        event_warmup=True, **_SWING),
     _f("bars_since_swing_high", _SWING_LB, "Bars since the pivot bar of the last confirmed swing high",
-       _bars_since_swing("pivot_high"), event_warmup=True, **_SWING),
+       _bars_since_swing(_HIGH_AGE), event_warmup=True, **_SWING),
     _f("bars_since_swing_low", _SWING_LB, "Bars since the pivot bar of the last confirmed swing low",
-       _bars_since_swing("pivot_low"), event_warmup=True, **_SWING),
+       _bars_since_swing(_LOW_AGE), event_warmup=True, **_SWING),
     _f("dist_resistance", _SWING_LB, "log(nearest swing price above the close / close), among the last 10 swings; "
        "NaN when price is above all of them", _nearest_level("resistance"), event_warmup=True, **_SWING,
        recent_swings=RECENT_SWINGS),
