@@ -4,9 +4,9 @@ autocorrelation, z-scores of the close and the shape of each bar (range, body, s
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import talib
 
+from pinelab_core.features.moments import rolling_skew_kurt
 from pinelab_core.features.spec import (
     Bars,
     ComputeFn,
@@ -37,12 +37,11 @@ def _mean(period: int) -> ComputeFn:
 
 
 def _moment(kind: str, period: int) -> ComputeFn:
-    """Rolling skewness or excess kurtosis of log returns (pandas' unbiased estimators)."""
+    """Rolling skewness or excess kurtosis of log returns (pandas' unbiased estimators, `features.moments`)."""
 
     def compute(b: Bars) -> np.ndarray:
-        rolling = pd.Series(b.log_return).rolling(period, min_periods=period)
-        values = rolling.skew() if kind == "skew" else rolling.kurt()
-        return values.to_numpy(dtype=np.float64)
+        skew, kurt = b.memo(("skew_kurt", period), lambda: rolling_skew_kurt(b.log_return, period))
+        return skew if kind == "skew" else kurt
 
     return compute
 
