@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from pinelab_core.errors import DataValidationError
+from pinelab_core.features.memory import keep_freed_memory
 from pinelab_core.features.registry import SPECS, select_specs
 from pinelab_core.features.spec import Bars, FeatureSpec
 from pinelab_core.types import INDEX_NAME, OHLCV_COLUMNS
@@ -18,6 +19,7 @@ from pinelab_core.types import INDEX_NAME, OHLCV_COLUMNS
 __all__ = ["build_feature_frame", "build_features", "check_ohlcv"]
 
 FeatureDtype = Literal["float64", "float32"]
+_LARGE_BUILD_ROWS = 100_000  # from here on intermediates are megabytes each: let them reuse freed memory
 
 
 def build_features(
@@ -65,15 +67,27 @@ def _check_dtype(dtype: str) -> None:
 
 def _build_one(ohlcv: pd.DataFrame, specs: tuple[FeatureSpec, ...], dtype: str, where: str) -> pd.DataFrame:
     frame = check_ohlcv(ohlcv, where)
+    if len(frame) >= _LARGE_BUILD_ROWS:
+        keep_freed_memory()
     matrix = np.empty((len(frame), len(specs)), dtype=dtype, order="F")  # column-major: one write per feature
-    bars, plan = Bars(frame), _release_plan(tuple(s.name for s in specs))
+    names = tuple(s.name for s in specs)
+    bars, plan = Bars(frame, matrix, {name: k for k, name in enumerate(names)}), _release_plan(names)
     with np.errstate(divide="ignore", invalid="ignore"):
         for column, item in enumerate(specs):
-            matrix[:, column] = item.compute(bars)
+            values = item.compute(bars)
+            if not _is_column(values, matrix, column):  # a kernel may have written it in place already
+                matrix[:, column] = values
             # Free what no later feature reads: peak memory stays near the matrix itself on million-bar
             # frames, and the freed memory is reused by the next feature instead of faulting in new pages.
             bars.release(plan[column])
     return pd.DataFrame(matrix, index=frame.index, columns=[s.name for s in specs], copy=False)
+
+
+def _is_column(values: np.ndarray, matrix: np.ndarray, column: int) -> bool:
+    """True when `values` is the matrix's own column (same memory, same layout), so no copy is needed."""
+    target = matrix[:, column]
+    return (values.__array_interface__["data"][0] == target.__array_interface__["data"][0]
+            and values.strides == target.strides and values.shape == target.shape and values.dtype == target.dtype)
 
 
 @functools.cache

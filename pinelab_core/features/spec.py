@@ -9,7 +9,7 @@ columns, ATR feeding several ratios) are computed once per build.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -94,9 +94,12 @@ class Bars:
 
     `touched`, when set to a set, collects every memo key read (the builder traces one build on a small
     frame this way to learn when each intermediate is used for the last time, and frees it then).
+    `matrix` and `positions` (feature name -> column) let kernels that produce several neighbouring
+    features write straight into the output matrix (`block`), saving a copy and a temporary per feature.
     """
 
-    def __init__(self, ohlcv: pd.DataFrame) -> None:
+    def __init__(self, ohlcv: pd.DataFrame, matrix: np.ndarray | None = None,
+                 positions: Mapping[str, int] | None = None) -> None:
         self.index: pd.DatetimeIndex = ohlcv.index  # type: ignore[assignment]
         self.open = _column(ohlcv, "open")
         self.high = _column(ohlcv, "high")
@@ -105,6 +108,8 @@ class Bars:
         self.volume = _column(ohlcv, "volume")
         self._memo: dict[Any, Any] = {}
         self.touched: set[Any] | None = None
+        self._matrix = matrix
+        self._positions = positions or {}
 
     def __len__(self) -> int:
         return len(self.close)
@@ -121,6 +126,16 @@ class Bars:
         """Forget the intermediates under `keys` (no later feature reads them), so their memory is reused."""
         for key in keys:
             self._memo.pop(key, None)
+
+    def block(self, names: Sequence[str]) -> np.ndarray:
+        """A (len(names), rows) float64 array whose rows a kernel fills with these features, in order: the
+        output matrix's own columns when this build writes them side by side in float64, else a new array."""
+        first = self._positions.get(names[0], -1)
+        matrix = self._matrix
+        contiguous = first >= 0 and all(self._positions.get(n) == first + k for k, n in enumerate(names))
+        if matrix is not None and contiguous and matrix.dtype == np.float64 and matrix.flags.f_contiguous:
+            return matrix[:, first : first + len(names)].T  # F-order columns are C-order rows of the transpose
+        return np.empty((len(names), len(self)))
 
     def ta(self, function: str, inputs: str, **params: Any) -> tuple[np.ndarray, ...]:
         """Call TA-Lib's `function` on the named inputs ('c', 'hlc', ...), memoised; always a tuple."""
@@ -169,16 +184,23 @@ def safe_divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     """numerator / denominator with NaN (not inf) where the denominator is zero."""
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.divide(numerator, denominator)
-    out[~np.isfinite(out)] = np.nan
-    return out
+    return _infinite_to_nan(out)
 
 
 def log_ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     """log(numerator / denominator): a scale-free distance that reads the same on any price level."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.log(numerator / denominator)
-    out[~np.isfinite(out)] = np.nan
-    return out
+        out = np.divide(numerator, denominator)
+        np.log(out, out=out)  # in place: one temporary per feature, not three
+    return _infinite_to_nan(out)
+
+
+def _infinite_to_nan(values: np.ndarray) -> np.ndarray:
+    """Replace +-inf by NaN in place (NaN stays NaN); the common case, no infinity, costs one cheap scan."""
+    infinite = np.isinf(values)
+    if infinite.any():
+        values[infinite] = np.nan
+    return values
 
 
 def _column(ohlcv: pd.DataFrame, name: str) -> np.ndarray:
