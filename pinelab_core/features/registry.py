@@ -16,7 +16,9 @@ import pandas as pd
 
 from pinelab_core.errors import DataValidationError
 from pinelab_core.features import (
+    candles,
     levels,
+    moments,
     momentum,
     patterns,
     regime,
@@ -76,7 +78,7 @@ def _feature_set_version() -> str:
     digest = hashlib.sha256(f"revision={FEATURE_ENGINE_REVISION}".encode())
     for item in SPECS:
         digest.update(f"{item.name}|{item.group}|{item.params_text}|{item.lookback}".encode())
-    for module in (spec, levels, *_GROUP_MODULES.values()):  # levels: the swing definition structure reuses
+    for module in (spec, levels, candles, moments, *_GROUP_MODULES.values()):  # definitions the groups reuse
         try:
             digest.update(inspect.getsource(module).encode())
         except (OSError, TypeError):  # no source (frozen install): fall back to the specs alone

@@ -156,17 +156,18 @@ def rolling_spectrum(b: Bars) -> np.ndarray:
 
 
 def _spectral_summary(b: Bars) -> np.ndarray:
-    """(period, share, entropy) x rows, block by block: no rows x bins matrix is ever held, and each block's
+    """(period, share, entropy) per row, block by block: no rows x bins matrix is ever held, and each block's
     logarithms are one vectorised NumPy call (a scalar log per bin and bar cost more than the whole DFT)."""
 
     def make() -> np.ndarray:
-        out = np.full((3, len(b)), np.nan)
+        period, share, entropy = out = b.block(["fft_period_64", "fft_power_64", "fft_entropy_64"])
+        out[:] = np.nan
         if len(b) >= FFT_WINDOW:
             logs = np.empty((min(_SUMMARY_ROWS, len(b)), len(FFT_BINS)))
-            for start, weights in _spectrum_blocks(b, _SUMMARY_ROWS, True, out[0], out[1]):
+            for start, weights in _spectrum_blocks(b, _SUMMARY_ROWS, True, period, share):
                 with np.errstate(divide="ignore", invalid="ignore"):
                     np.log(weights, out=logs[: len(weights)])
-                _block_entropy(weights, logs, out[2, start : start + len(weights)])
+                _block_entropy(weights, logs, entropy[start : start + len(weights)])
         return out
 
     return b.memo("spectral_summary", make)
@@ -200,13 +201,12 @@ def _causal_fir(values: np.ndarray, taps: np.ndarray, gap: int, out: np.ndarray)
 
 @numba.njit(cache=True, error_model="numpy")
 def _wavelet_energy_shares(
-    returns: np.ndarray, high: np.ndarray, low: np.ndarray, levels: int, settle: int, window: int
-) -> np.ndarray:  # pragma: no cover - compiled
-    """Bands x rows: each band's share of the `window`-bar energy of the a-trous wavelet coefficients of
-    `returns` (rows are bars: row 0 has no return). Coefficients before `settle` mix in the filters' zero
+    returns: np.ndarray, high: np.ndarray, low: np.ndarray, settle: int, window: int, out: np.ndarray
+) -> None:  # pragma: no cover - compiled
+    """Into `out` (bands x bars, NaN-filled): each band's share of the `window`-bar energy of the a-trous
+    wavelet coefficients of `returns` (bar 0 has no return). Coefficients before `settle` mix in the filters' zero
     start and are left out; the running sums follow TA-Lib's SMA (add the newest, subtract the oldest)."""
-    m = len(returns)
-    out = np.full((levels + 1, m + 1), np.nan)
+    m, levels = len(returns), len(out) - 1
     smooth, band, scratch = returns.copy(), np.empty(m), np.empty(m)
     for level in range(levels + 1):
         if level < levels:
@@ -228,21 +228,22 @@ def _wavelet_energy_shares(
             energy += out[level, t]
         for level in range(levels + 1):
             out[level, t] /= energy
-    return out
 
 
 def _wavelet_band_energy(b: Bars) -> np.ndarray:
-    """64-bar energy share per band ([d1, d2, d3, a3] x rows) of one-bar log returns."""
+    """64-bar energy share per band (rows d1, d2, d3, a3) of one-bar log returns."""
 
     def make() -> np.ndarray:
         wavelet = pywt.Wavelet(WAVELET)
         high = np.asarray(wavelet.dec_hi) / np.sqrt(2.0)
         low = np.asarray(wavelet.dec_lo) / np.sqrt(2.0)
         returns = b.log_return[1:]  # row 0 has no return; filters must not see a NaN
-        if len(returns) == 0:
-            return np.full((WAVELET_LEVELS + 1, len(b)), np.nan)
-        settle = _filter_length(WAVELET_LEVELS) - 1  # outputs before this mix in the filters' zero start
-        return _wavelet_energy_shares(returns, high, low, WAVELET_LEVELS, settle, ENERGY_WINDOW)
+        out = b.block([f"wavelet_energy_{band}" for band in _BANDS])
+        out[:] = np.nan
+        if len(returns):
+            settle = _filter_length(WAVELET_LEVELS) - 1  # outputs before this mix in the filters' zero start
+            _wavelet_energy_shares(returns, high, low, settle, ENERGY_WINDOW, out)
+        return out
 
     return b.memo("wavelet_band_energy", make)
 
@@ -255,6 +256,7 @@ _FFT = {"window": FFT_WINDOW, "min_period": int(FFT_WINDOW / FFT_BINS[-1]), "max
 _FFT_LB = FFT_WINDOW - 1
 _WAVELET_LB = 1 + (_filter_length(WAVELET_LEVELS) - 1) + (ENERGY_WINDOW - 1)
 _WAVE = {"wavelet": WAVELET, "levels": WAVELET_LEVELS, "energy_window": ENERGY_WINDOW}
+_BANDS = ("d1", "d2", "d3", "a3")
 _BAND_TEXT = ("d1 (2-4 bar swings)", "d2 (4-8 bars)", "d3 (8-16 bars)", "a3 (slower than 16 bars)")
 
 SPECS: list[FeatureSpec] = [
@@ -265,5 +267,5 @@ SPECS: list[FeatureSpec] = [
        _summary(2), **_FFT),
     *(_f(f"wavelet_energy_{name}", _WAVELET_LB, f"Share of 64-bar return variance in wavelet band {text}",
          _band(column), **_WAVE)
-      for column, (name, text) in enumerate(zip(("d1", "d2", "d3", "a3"), _BAND_TEXT, strict=True))),
+      for column, (name, text) in enumerate(zip(_BANDS, _BAND_TEXT, strict=True))),
 ]

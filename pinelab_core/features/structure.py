@@ -37,8 +37,9 @@ _HIGH_LEVEL, _HIGH_AGE, _LOW_LEVEL, _LOW_AGE, _ABOVE, _BELOW = range(6)
 
 @numba.njit(cache=True)
 def _swing_state(
-    high: np.ndarray, low: np.ndarray, close: np.ndarray, left: int, right: int, recent: int
-) -> np.ndarray:  # pragma: no cover - compiled
+    high: np.ndarray, low: np.ndarray, close: np.ndarray, left: int, right: int, recent: int,
+    out: np.ndarray,
+) -> None:  # pragma: no cover - compiled
     """Per bar, from the swings confirmed by then: the last swing high and low (price, bars since the pivot
     bar) and the nearest of the last `recent` swing prices above and below the close (NaN where none).
 
@@ -47,7 +48,6 @@ def _swing_state(
     support) on that bar, so row t sees only swings known at t.
     """
     n = len(close)
-    out = np.empty((6, n))
     ring = np.full(recent, np.nan)
     count, last_high, last_low = 0, -1, -1
     for t in range(n):
@@ -71,12 +71,15 @@ def _swing_state(
             below = candidate_below if candidate_below > below else below
         out[_ABOVE, t] = above if above < np.inf else np.nan
         out[_BELOW, t] = below if below > -np.inf else np.nan
-    return out
 
 
 def _swings(b: Bars) -> np.ndarray:
-    return b.memo("swing_state", lambda: _swing_state(b.high, b.low, b.close, SWING_LEFT, SWING_RIGHT,
-                                                      RECENT_SWINGS))
+    def make() -> np.ndarray:
+        out = np.empty((6, len(b)))
+        _swing_state(b.high, b.low, b.close, SWING_LEFT, SWING_RIGHT, RECENT_SWINGS, out)
+        return out
+
+    return b.memo("swing_state", make)
 
 
 def _swing_distance(row: int) -> ComputeFn:

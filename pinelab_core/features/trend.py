@@ -67,7 +67,9 @@ def _dmi(b: Bars, function: str) -> np.ndarray:
 
 
 def _aroon(b: Bars) -> tuple[np.ndarray, ...]:
-    return b.ta("AROON", "hl", timeperiod=25)  # (down, up)
+    """(down, up). Their difference is TA-Lib's AROONOSC to the last bit (100 / 25 = 4 is exact, the rest
+    are whole bar counts), so the oscillator reuses them instead of scanning the highs and lows again."""
+    return b.ta("AROON", "hl", timeperiod=25)
 
 
 def _psar(b: Bars) -> np.ndarray:
@@ -110,7 +112,7 @@ SPECS: list[FeatureSpec] = [
     _f("aroon_down_25", _AROON_LB, "Aroon down: 100 when the 25-bar low is today, falling as it ages",
        lambda b: _aroon(b)[0], timeperiod=25),
     _f("aroon_osc_25", _AROON_LB, "Aroon oscillator: Aroon up - Aroon down (-100..100)",
-       lambda b: b.ta("AROONOSC", "hl", timeperiod=25)[0], timeperiod=25),
+       lambda b: _aroon(b)[1] - _aroon(b)[0], timeperiod=25),
     _f("psar", _SAR_LB, "Parabolic SAR stop-and-reverse level (price level)", _psar, **_SAR),
     _f("dist_psar", _SAR_LB, "log(close / Parabolic SAR): + above the stop (uptrend), - below",
        lambda b: log_ratio(b.close, _psar(b)), **_SAR),
