@@ -44,6 +44,7 @@ _TRACKS = np.array([
  _BODY_2_12, _RANGE_0_12, _RANGE_1_12, _RANGE_2_12, _NEAR_1_12, _NEAR_2_12, _RANGE_0_13, _RANGE_1_13,
  _RANGE_2_13) = range(len(_TRACKS))
 _LAST_FIRST_BAR = int(_TRACKS[:, 3].max())
+_PERIODS = _TRACKS[:, 1].astype(np.float64)  # contiguous, so the averages below are one vector division
 _TENTH, _NEAR, _FAR = 0.1, 0.2, 0.6  # factors of the high-low settings (doji body / very short shadow, near, far)
 
 
@@ -279,8 +280,8 @@ def _judge_all(o: np.ndarray, h: np.ndarray, low: np.ndarray, c: np.ndarray,
     for i in range(len(c)):
         if i <= _LAST_FIRST_BAR:
             _seed_tracks(i, o, h, low, c, totals)
-        for k in range(len(_TRACKS)):
-            averages[k] = totals[k] / _TRACKS[k, 1]
+        for k in range(len(_PERIODS)):
+            averages[k] = totals[k] / _PERIODS[k]
         if i >= 2:
             out[7, i] = _engulfing(i, o, c)
         if i >= 3:

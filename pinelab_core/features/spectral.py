@@ -65,56 +65,73 @@ def _sliding_dft_block(
     and bar was most of the cost), so they stay exact for any row number.
     """
     n_bins, mask = len(bins), window - 1
-    cos_tab = np.cos(2 * np.pi * np.arange(window) / window)
-    sin_tab = np.sin(2 * np.pi * np.arange(window) / window)
-    real, imag = state[0], state[1]
+    cos_at, sin_at, trend_re_at, trend_im_at = _twiddles(bins, window, ramp_re, ramp_im)
+    real, imag = state[0].copy(), state[1].copy()  # locals: the compiler may keep them out of memory
     power = np.empty(n_bins)
     for t in range(start, start + block.shape[0]):
         row, newest = t - start, series[t]
         oldest = series[t - window] if t >= window else 0.0  # adding 0 * c leaves the sum as it is
+        # (k * t) mod window depends on t mod window only, and the dropped bar (t - window) has the same
+        # residue: one table row serves every bin, for the new bar and the dropped one alike
+        c, s = cos_at[t & mask], sin_at[t & mask]
         for b in range(n_bins):
-            # (k * t) mod window, and the dropped bar (t - window) has the same residue: one lookup serves both
-            r = (bins[b] * t) & mask
-            c, s = cos_tab[r], sin_tab[r]
-            real[b] = (real[b] + newest * c) - oldest * c
-            imag[b] = (imag[b] - newest * s) + oldest * s
+            real[b] = (real[b] + newest * c[b]) - oldest * c[b]
+            imag[b] = (imag[b] - newest * s[b]) + oldest * s[b]
         if t >= window - 1 and t % _RESUM_EVERY == 0:
-            _resum_window(series, t, bins, cos_tab, sin_tab, real, imag)
-        block[row, :] = np.nan
+            _resum_window(series, t, cos_at, sin_at, real, imag)
         if t < window - 1 or np.isnan(slope[t]):
+            block[row, :] = np.nan
             continue
-        first, trend = t - window + 1, slope[t]
-        for b in range(n_bins):
-            r = (bins[b] * first) & mask
-            c, s = cos_tab[r], sin_tab[r]
-            trend_re = trend * (c * ramp_re[b] + s * ramp_im[b])
-            trend_im = trend * (c * ramp_im[b] - s * ramp_re[b])
-            power[b] = (real[b] - trend_re) ** 2 + (imag[b] - trend_im) ** 2
-        total, best = 0.0, 0
-        for b in range(n_bins):
+        trend, trend_re, trend_im = slope[t], trend_re_at[(t + 1) & mask], trend_im_at[(t + 1) & mask]
+        total, best, strongest = 0.0, 0, -1.0
+        for b in range(n_bins):  # the window's first bar, t - window + 1, has residue (t + 1) mod window
+            power[b] = (real[b] - trend * trend_re[b]) ** 2 + (imag[b] - trend * trend_im[b]) ** 2
             total += power[b]
-            if power[b] > power[best]:
-                best = b
+            stronger = power[b] > strongest  # selects, not a branch: the dominant bin changes unpredictably
+            best = b if stronger else best
+            strongest = power[b] if stronger else strongest
         if not normalise:
             block[row, :] = power
         elif total > 0.0:  # else a perfectly straight window: no cycle to speak of
             period[t] = window / bins[best]
-            share[t] = power[best] / total
+            share[t] = strongest / total
+            scale = 1.0 / total  # one division per row, not one per bin
             for b in range(n_bins):
-                block[row, b] = power[b] / total
+                block[row, b] = power[b] * scale
+        else:
+            block[row, :] = np.nan
+    state[0], state[1] = real, imag
 
 
 @numba.njit(cache=True)
-def _resum_window(series: np.ndarray, t: int, bins: np.ndarray, cos_tab: np.ndarray, sin_tab: np.ndarray,
-                  real: np.ndarray, imag: np.ndarray) -> None:  # pragma: no cover - compiled
+def _twiddles(bins: np.ndarray, window: int, ramp_re: np.ndarray,
+              ramp_im: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover
+    """Per residue r = m mod window and bin k: cos and sin of 2 pi k m / window, and the trend's spectrum
+    R(k) rotated into that phase (real, imaginary), so the sliding DFT reads one table row per bar."""
+    mask = window - 1
+    cos_tab = np.cos(2 * np.pi * np.arange(window) / window)
+    sin_tab = np.sin(2 * np.pi * np.arange(window) / window)
+    shape = (window, len(bins))
+    cos_at, sin_at, trend_re, trend_im = np.empty(shape), np.empty(shape), np.empty(shape), np.empty(shape)
+    for r in range(window):
+        for b in range(len(bins)):
+            c, s = cos_tab[(bins[b] * r) & mask], sin_tab[(bins[b] * r) & mask]
+            cos_at[r, b], sin_at[r, b] = c, s
+            trend_re[r, b] = c * ramp_re[b] + s * ramp_im[b]
+            trend_im[r, b] = c * ramp_im[b] - s * ramp_re[b]
+    return cos_at, sin_at, trend_re, trend_im
+
+
+@numba.njit(cache=True)
+def _resum_window(series: np.ndarray, t: int, cos_at: np.ndarray, sin_at: np.ndarray, real: np.ndarray,
+                  imag: np.ndarray) -> None:  # pragma: no cover - compiled
     """The exact DFT of the window ending at row t, per bin (drops the sliding sums' rounding drift)."""
-    window = len(cos_tab)
-    for b in range(len(bins)):
+    window = len(cos_at)
+    for b in range(cos_at.shape[1]):
         real[b], imag[b] = 0.0, 0.0
         for m in range(t - window + 1, t + 1):
-            r = (bins[b] * m) & (window - 1)
-            real[b] += series[m] * cos_tab[r]
-            imag[b] -= series[m] * sin_tab[r]
+            real[b] += series[m] * cos_at[m & (window - 1), b]
+            imag[b] -= series[m] * sin_at[m & (window - 1), b]
 
 
 @numba.njit(cache=True, error_model="numpy")
