@@ -65,19 +65,20 @@ def _close_zscore(period: int) -> ComputeFn:
     return compute
 
 
-def _bar_shape(part: str) -> ComputeFn:
-    def compute(b: Bars) -> np.ndarray:
-        top, bottom = np.maximum(b.open, b.close), np.minimum(b.open, b.close)
-        shapes = {
-            "range": lambda: safe_divide(b.high - b.low, b.close),
-            "body": lambda: log_ratio(b.close, b.open),
-            "upper_shadow": lambda: safe_divide(b.high - top, b.close),
-            "lower_shadow": lambda: safe_divide(bottom - b.low, b.close),
-            "close_location": lambda: safe_divide(b.close - b.low, b.high - b.low),
-        }
-        return shapes[part]()
+def _body_bounds(b: Bars) -> tuple[np.ndarray, np.ndarray]:
+    """(top, bottom) of each bar's real body, shared by the shadow features."""
+    return b.memo("body_bounds", lambda: (np.maximum(b.open, b.close), np.minimum(b.open, b.close)))
 
-    return compute
+
+def _bar_shape(part: str) -> ComputeFn:
+    shapes: dict[str, ComputeFn] = {
+        "range": lambda b: safe_divide(b.high - b.low, b.close),
+        "body": lambda b: log_ratio(b.close, b.open),
+        "upper_shadow": lambda b: safe_divide(b.high - _body_bounds(b)[0], b.close),
+        "lower_shadow": lambda b: safe_divide(_body_bounds(b)[1] - b.low, b.close),
+        "close_location": lambda b: safe_divide(b.close - b.low, b.high - b.low),
+    }
+    return shapes[part]
 
 
 SPECS: list[FeatureSpec] = [

@@ -10,6 +10,7 @@ from pinelab_core.features.spec import (
     ComputeFn,
     FeatureSpec,
     feature_factory,
+    lagged,
     log_ratio,
     safe_divide,
     talib_lookback,
@@ -66,6 +67,12 @@ def _dmi(b: Bars, function: str) -> np.ndarray:
     return b.ta(function, "hlc", timeperiod=14)[0]
 
 
+def _adx_rating(b: Bars, period: int = 14) -> np.ndarray:
+    """TA-Lib's ADXR, (ADX + ADX from period - 1 bars back) / 2, from the ADX already computed: the same
+    numbers to the last bit (TA-Lib's ADXR runs the same ADX internally), without a second ADX pass."""
+    return (_dmi(b, "ADX") + lagged(_dmi(b, "ADX"), period - 1)) / 2.0
+
+
 def _aroon(b: Bars) -> tuple[np.ndarray, ...]:
     """(down, up). Their difference is TA-Lib's AROONOSC to the last bit (100 / 25 = 4 is exact, the rest
     are whole bar counts), so the oscillator reuses them instead of scanning the highs and lows again."""
@@ -102,7 +109,7 @@ SPECS: list[FeatureSpec] = [
     _f("adx_14", _ADX_LB, "Average Directional Index: trend strength 0-100, direction-blind",
        lambda b: _dmi(b, "ADX"), timeperiod=14),
     _f("adxr_14", talib_lookback("ADXR", timeperiod=14), "ADX rating: average of today's and 14-bar-old ADX",
-       lambda b: _dmi(b, "ADXR"), timeperiod=14),
+       _adx_rating, timeperiod=14),
     _f("plus_di_14", talib_lookback("PLUS_DI", timeperiod=14), "+DI: strength of up moves (0-100)",
        lambda b: _dmi(b, "PLUS_DI"), timeperiod=14),
     _f("minus_di_14", talib_lookback("MINUS_DI", timeperiod=14), "-DI: strength of down moves (0-100)",

@@ -30,9 +30,13 @@ def _bbands(b: Bars) -> tuple[np.ndarray, ...]:
 
 def _keltner(b: Bars) -> tuple[np.ndarray, np.ndarray]:
     """Keltner channel: EMA(20) of the close +/- 2 x ATR(10)."""
-    middle = b.ta("EMA", "c", timeperiod=20)[0]
-    atr = b.ta("ATR", "hlc", timeperiod=10)[0]
-    return middle + 2.0 * atr, middle - 2.0 * atr
+
+    def make() -> tuple[np.ndarray, np.ndarray]:
+        middle = b.ta("EMA", "c", timeperiod=20)[0]
+        atr = b.ta("ATR", "hlc", timeperiod=10)[0]
+        return middle + 2.0 * atr, middle - 2.0 * atr
+
+    return b.memo("keltner", make)
 
 
 def _donchian(b: Bars) -> tuple[np.ndarray, np.ndarray]:
@@ -50,14 +54,23 @@ def _rolling_mean(b: Bars, key: str, values: np.ndarray, period: int) -> np.ndar
     return b.ta_on("SMA", key, lambda: values, timeperiod=period)
 
 
+def _log_high_low(b: Bars) -> np.ndarray:
+    return b.memo("log_high_low", lambda: log_ratio(b.high, b.low))
+
+
+def _log_close_open(b: Bars) -> np.ndarray:
+    return b.memo("log_close_open", lambda: log_ratio(b.close, b.open))
+
+
 def _parkinson(b: Bars) -> np.ndarray:
-    hl = np.log(b.high / b.low) ** 2
-    return np.sqrt(_rolling_mean(b, "hl2", hl, 20) / (4.0 * np.log(2.0)))
+    return np.sqrt(b.ta_on("SMA", "hl2", lambda: _log_high_low(b) ** 2, timeperiod=20) / (4.0 * np.log(2.0)))
 
 
 def _garman_klass(b: Bars) -> np.ndarray:
-    per_bar = 0.5 * np.log(b.high / b.low) ** 2 - (2.0 * np.log(2.0) - 1.0) * np.log(b.close / b.open) ** 2
-    return np.sqrt(np.clip(_rolling_mean(b, "gk", per_bar, 20), 0.0, None))
+    def per_bar() -> np.ndarray:
+        return 0.5 * _log_high_low(b) ** 2 - (2.0 * np.log(2.0) - 1.0) * _log_close_open(b) ** 2
+
+    return np.sqrt(np.clip(b.ta_on("SMA", "gk", per_bar, timeperiod=20), 0.0, None))
 
 
 def _rogers_satchell_terms(b: Bars) -> np.ndarray:
@@ -76,10 +89,9 @@ def _sample_variance(b: Bars, key: str, values: np.ndarray, period: int) -> np.n
 def _yang_zhang(b: Bars, period: int = 20) -> np.ndarray:
     """Yang-Zhang (2000): overnight variance + k * open-to-close variance + (1 - k) * Rogers-Satchell."""
     overnight = log_ratio(b.open, lagged(b.close, 1))
-    open_to_close = log_ratio(b.close, b.open)
     k = 0.34 / (1.34 + (period + 1.0) / (period - 1.0))
     variance = (_sample_variance(b, "overnight", overnight, period)
-                + k * _sample_variance(b, "open_to_close", open_to_close, period)
+                + k * _sample_variance(b, "open_to_close", _log_close_open(b), period)
                 + (1.0 - k) * _rolling_mean(b, "rs", _rogers_satchell_terms(b), period))
     return np.sqrt(np.clip(variance, 0.0, None))
 

@@ -51,8 +51,8 @@ def _vwap_distance(period: int) -> ComputeFn:
     """log(close / rolling VWAP), the VWAP of the last `period` bars' typical price."""
 
     def compute(b: Bars) -> np.ndarray:
-        typical = (b.high + b.low + b.close) / 3.0
-        traded = b.ta_on("SUM", "typical_x_volume", lambda: typical * b.volume, timeperiod=period)
+        traded = b.ta_on("SUM", "typical_x_volume", lambda: (b.high + b.low + b.close) / 3.0 * b.volume,
+                         timeperiod=period)
         volume = b.ta_on("SUM", "volume", lambda: b.volume, timeperiod=period)
         return log_ratio(b.close, safe_divide(traded, volume))
 
@@ -60,7 +60,7 @@ def _vwap_distance(period: int) -> ComputeFn:
 
 
 def _log_volume_z(period: int) -> ComputeFn:
-    return lambda b: _zscore(b, "log_volume", np.log1p(b.volume), period)
+    return lambda b: _zscore(b, "log_volume", b.memo("log_volume", lambda: np.log1p(b.volume)), period)
 
 
 def _money_flow_volume(b: Bars) -> np.ndarray:
