@@ -201,19 +201,23 @@ def _filter_length(level: int) -> int:
 
 @numba.njit(cache=True)
 def _causal_fir(values: np.ndarray, taps: np.ndarray, gap: int, out: np.ndarray) -> None:  # pragma: no cover
-    """out[t] = sum_j taps[j] * values[t - j * gap] over the taps inside the data (a zero start, as `lfilter`),
-    added from the oldest tap to the newest, the order of SciPy's direct-form filter."""
-    last = len(taps) - 1
-    for t in range(len(values)):
+    """out[t] = sum_j taps[j] * values[t - j * gap] for the 4 taps of a Daubechies-2 filter, over the taps
+    inside the data (a zero start, as `lfilter`), added from the oldest tap to the newest: SciPy's order."""
+    for t in range(min(3 * gap, len(values))):
         total = 0.0
-        if t >= last * gap:  # the whole filter inside the data: no bounds to check
-            for j in range(last, -1, -1):
+        for j in range(3, -1, -1):
+            if t - j * gap >= 0:
                 total += taps[j] * values[t - j * gap]
-        else:
-            for j in range(last, -1, -1):
-                if t - j * gap >= 0:
-                    total += taps[j] * values[t - j * gap]
         out[t] = total
+    n = len(values)
+    if n <= 3 * gap:
+        return
+    # the whole filter inside the data, unrolled over shifted views indexed from 0 (no negative-index checks,
+    # so the compiler vectorises the loop)
+    oldest, older = values[: n - 3 * gap], values[gap : n - 2 * gap]
+    old, now, target = values[2 * gap : n - gap], values[3 * gap :], out[3 * gap :]
+    for k in range(n - 3 * gap):
+        target[k] = (taps[3] * oldest[k] + taps[2] * older[k]) + taps[1] * old[k] + taps[0] * now[k]
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -221,37 +225,38 @@ def _wavelet_energy_shares(
     returns: np.ndarray, high: np.ndarray, low: np.ndarray, settle: int, window: int, out: np.ndarray
 ) -> None:  # pragma: no cover - compiled
     """Into `out` (bands x bars, NaN-filled): each band's share of the `window`-bar energy of the a-trous
-    wavelet coefficients of `returns` (bar 0 has no return). Coefficients before `settle` mix in the filters' zero
-    start and are left out; the running sums follow TA-Lib's SMA (add the newest, subtract the oldest)."""
+    wavelet coefficients of `returns` (bar 0 has no return). Coefficients before `settle` mix in the filters'
+    zero start and are left out; the running sums follow TA-Lib's SMA (add the newest, subtract the oldest),
+    one per band, advanced together so the four dependency chains overlap."""
     m, levels = len(returns), len(out) - 1
-    smooth, band, scratch = returns.copy(), np.empty(m), np.empty(m)
-    for level in range(levels + 1):
-        if level < levels:
-            gap = 2**level  # "a trous": taps spread `gap` bars apart
-            _causal_fir(smooth, high, gap, band)
-            _causal_fir(smooth, low, gap, scratch)
-            smooth, scratch = scratch, smooth
-        else:
-            band = smooth
-        total = 0.0
-        for i in range(settle, m):
-            total += band[i] ** 2
-            if i >= settle + window - 1:
-                out[level, i + 1] = total / window
-                total -= band[i - window + 1] ** 2
-    for t in range(m + 1):
+    bands = np.empty((levels + 1, m))
+    smooth, scratch = returns.copy(), np.empty(m)
+    for level in range(levels):
+        gap = 2**level  # "a trous": taps spread `gap` bars apart
+        _causal_fir(smooth, high, gap, bands[level])
+        _causal_fir(smooth, low, gap, scratch)
+        smooth, scratch = scratch, smooth
+    bands[levels] = smooth
+    totals, energy_of = np.zeros(levels + 1), np.empty(levels + 1)
+    for i in range(settle, m):
+        for level in range(levels + 1):
+            totals[level] += bands[level, i] ** 2
+        if i < settle + window - 1:
+            continue
         energy = 0.0
         for level in range(levels + 1):
-            energy += out[level, t]
+            energy_of[level] = totals[level] / window
+            energy += energy_of[level]
+            totals[level] -= bands[level, i - window + 1] ** 2
         for level in range(levels + 1):
-            out[level, t] /= energy
+            out[level, i + 1] = energy_of[level] / energy
 
 
 def _wavelet_band_energy(b: Bars) -> np.ndarray:
     """64-bar energy share per band (rows d1, d2, d3, a3) of one-bar log returns."""
 
     def make() -> np.ndarray:
-        wavelet = pywt.Wavelet(WAVELET)
+        wavelet = pywt.Wavelet(WAVELET)  # Daubechies-2: 4 taps, which `_causal_fir` unrolls
         high = np.asarray(wavelet.dec_hi) / np.sqrt(2.0)
         low = np.asarray(wavelet.dec_lo) / np.sqrt(2.0)
         returns = b.log_return[1:]  # row 0 has no return; filters must not see a NaN
