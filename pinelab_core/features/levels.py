@@ -54,7 +54,7 @@ def _validate_window(ohlcv: pd.DataFrame, left: int, right: int) -> None:
         raise DataValidationError(f"Pivots need columns {sorted(missing)}; pass an OHLCV frame from load_ohlcv().")
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def is_pivot(values: np.ndarray, bar: int, left: int, right: int, highs: bool) -> bool:  # pragma: no cover
     """True when values[bar] is a strict extreme over the `left` bars before it and a non-strict one over the
     `right` bars after it (a maximum for highs, a minimum otherwise); NaN anywhere in the window is no pivot.
@@ -64,13 +64,12 @@ def is_pivot(values: np.ndarray, bar: int, left: int, right: int, highs: bool) -
     """
     sign = 1.0 if highs else -1.0
     centre = sign * values[bar]
-    for j in range(bar - left, bar):
-        if not centre > sign * values[j]:
-            return False
-    for j in range(bar + 1, bar + right + 1):  # noqa: SIM110 - numba compiles this loop, not all(generator)
-        if not centre >= sign * values[j]:
-            return False
-    return True
+    pivot = True
+    for j in range(bar - left, bar):  # & rather than an early exit: whether a bar is a swing is a coin flip
+        pivot &= centre > sign * values[j]
+    for j in range(bar + 1, bar + right + 1):
+        pivot &= centre >= sign * values[j]
+    return pivot
 
 
 @numba.njit(cache=True)

@@ -49,19 +49,18 @@ def _swing_state(
     """
     n = len(close)
     ring = np.full(recent, np.nan)
-    count, last_high, last_low = 0, -1, -1
+    count, slot = 0, 0
+    high_bar, low_bar, high_price, low_price = np.nan, np.nan, np.nan, np.nan  # NaN until the first swing
     for t in range(n):
         bar = t - right
         if bar >= left and is_pivot(high, bar, left, right, True):
-            last_high, ring[count % recent] = bar, high[bar]
-            count += 1
+            high_bar, high_price, ring[slot] = bar, high[bar], high[bar]
+            count, slot = count + 1, (slot + 1) % recent
         if bar >= left and is_pivot(low, bar, left, right, False):
-            last_low, ring[count % recent] = bar, low[bar]
-            count += 1
-        out[_HIGH_LEVEL, t] = high[last_high] if last_high >= 0 else np.nan
-        out[_HIGH_AGE, t] = t - last_high if last_high >= 0 else np.nan
-        out[_LOW_LEVEL, t] = low[last_low] if last_low >= 0 else np.nan
-        out[_LOW_AGE, t] = t - last_low if last_low >= 0 else np.nan
+            low_bar, low_price, ring[slot] = bar, low[bar], low[bar]
+            count, slot = count + 1, (slot + 1) % recent
+        out[_HIGH_LEVEL, t], out[_HIGH_AGE, t] = high_price, t - high_bar
+        out[_LOW_LEVEL, t], out[_LOW_AGE, t] = low_price, t - low_bar
         above, below = np.inf, -np.inf
         for i in range(min(count, recent)):  # selects, not branches: which side a level falls on is a coin flip
             level = ring[i]
