@@ -1,4 +1,5 @@
-"""Rolling skewness and kurtosis: pandas' estimators, closer to the exact values than pandas itself."""
+"""Rolling skewness and kurtosis: pandas' estimators, closer to the exact values than pandas itself, and
+defined (0) on flat windows where pandas gives NaN."""
 
 from __future__ import annotations
 
@@ -48,9 +49,10 @@ def test_agrees_with_pandas_and_its_warm_up() -> None:
     assert np.isnan(skew[:20]).all() and np.isfinite(skew[20:1_000]).all() and np.isnan(skew[1_000:1_020]).all()
 
 
-def test_flat_windows_have_no_shape() -> None:
+def test_flat_windows_have_zero_skewness_and_excess_kurtosis() -> None:
     values = np.concatenate([np.random.default_rng(1).normal(size=50), np.full(30, 0.25)])
     skew, kurt = rolling_skew_kurt(values, 20)
-    assert np.isnan(skew[70:]).all() and np.isnan(kurt[70:]).all()  # no residue of the earlier values
+    assert (skew[69:] == 0).all() and (kurt[69:] == 0).all()  # no residue of the earlier values
+    assert np.isfinite(skew[19:69]).all() and (skew[19:69] != 0).all()
     with pytest.raises(ValueError, match="at least 4"):
         rolling_skew_kurt(values, 3)

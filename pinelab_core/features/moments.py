@@ -15,7 +15,8 @@ import numpy as np
 
 __all__ = ["rolling_skew_kurt"]
 
-#: A window whose variance is below this share of its mean square is flat to rounding: no shape to measure.
+#: A window whose variance is below this share of its mean square is flat to rounding: it has no asymmetry and
+#: no tails, so skewness and excess kurtosis are 0 there (defined values; pandas gives NaN).
 FLAT_VARIANCE_SHARE = 1e-12
 
 
@@ -32,14 +33,15 @@ def _add_powers(sums: np.ndarray, x: float) -> None:  # pragma: no cover - compi
 
 @numba.njit(cache=True, error_model="numpy")
 def _moments_from_sums(sums: np.ndarray, window: int) -> tuple[float, float]:  # pragma: no cover - compiled
-    """(skewness, excess kurtosis) of a full window from its count and power sums; NaN when flat or gappy."""
+    """(skewness, excess kurtosis) of a full window from its count and power sums: NaN when it holds a NaN,
+    0 when it is flat."""
     if sums[0] < window:
         return np.nan, np.nan
     n = float(window)
     mean = sums[1] / n
     variance = sums[2] / n - mean * mean
     if not variance > FLAT_VARIANCE_SHARE * (sums[2] / n):
-        return np.nan, np.nan
+        return 0.0, 0.0
     square = mean * mean
     third = sums[3] / n - square * mean - 3.0 * mean * variance
     fourth = sums[4] / n - square * square - 6.0 * variance * square - 4.0 * third * mean
@@ -76,8 +78,8 @@ def _rolling_skew_kurt(values: np.ndarray, window: int, skew: np.ndarray,
 def rolling_skew_kurt(values: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
     """Rolling (skewness, excess kurtosis) of the last `window` values, pandas' unbiased definitions.
 
-    NaN until `window` values are known, in windows holding a NaN, and in windows that are flat to rounding
-    (variance below `FLAT_VARIANCE_SHARE` of the mean square), where the shape is undefined.
+    NaN until `window` values are known and in windows holding a NaN; 0 in windows that are flat to rounding
+    (variance below `FLAT_VARIANCE_SHARE` of the mean square).
     """
     skew, kurt = np.empty(len(values)), np.empty(len(values))
     if window < 4:

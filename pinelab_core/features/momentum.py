@@ -45,7 +45,7 @@ SPECS: list[FeatureSpec] = [
     _indicator("mom_10", "MOM", "c", "10-bar momentum: close - close[t-10] (price units)", timeperiod=10),
     _f("mom_10_atr", max(talib_lookback("MOM", timeperiod=10), talib_lookback("ATR", timeperiod=14)),
        "10-bar momentum in ATR(14) units (scale-free)",
-       lambda b: safe_divide(b.ta("MOM", "c", timeperiod=10)[0], b.ta("ATR", "hlc", timeperiod=14)[0]),
+       lambda b: safe_divide(b.ta("MOM", "c", timeperiod=10)[0], b.ta("ATR", "hlc", timeperiod=14)[0], fill=0.0),
        timeperiod=10, atr_period=14),
     _indicator("trix_15", "TRIX", "c", "TRIX: 1-bar rate of change of a triple-smoothed 15-bar EMA, percent",
                timeperiod=15),

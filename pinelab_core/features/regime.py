@@ -109,7 +109,7 @@ def _efficiency_ratio(b: Bars, period: int = 20) -> np.ndarray:
     """Kaufman efficiency ratio: net move / sum of absolute bar moves over `period` bars (0 chop, 1 trend)."""
     net = np.abs(b.ta("MOM", "c", timeperiod=period)[0])
     path = b.ta_on("SUM", "abs_close_change", lambda: np.abs(b.ta("MOM", "c", timeperiod=1)[0]), timeperiod=period)
-    return safe_divide(net, path)
+    return safe_divide(net, path, fill=0.0)  # no movement at all: no trend
 
 
 _RANK_LB = VOL_PERIOD + VOL_RANK_WINDOW - 1

@@ -46,8 +46,6 @@ class FeatureSpec:
         lookback: Warm-up rows: the first `lookback` rows are NaN, never back-filled.
         description: One line a trader understands.
         compute: Function of a `Bars` context returning a float array as long as the frame.
-        event_warmup: True when the first value also waits for a market event (e.g. the first
-            confirmed swing), so the NaN prefix can be longer than `lookback`.
     """
 
     name: str
@@ -56,7 +54,6 @@ class FeatureSpec:
     lookback: int
     description: str
     compute: ComputeFn = field(repr=False, compare=False)
-    event_warmup: bool = False
 
     @property
     def params_text(self) -> str:
@@ -71,11 +68,9 @@ def feature_factory(group: str) -> Callable[..., FeatureSpec]:
         lookback: int,
         description: str,
         compute: ComputeFn,
-        *,
-        event_warmup: bool = False,
         **params: Any,
     ) -> FeatureSpec:
-        return FeatureSpec(name, group, dict(params), int(lookback), description, compute, event_warmup)
+        return FeatureSpec(name, group, dict(params), int(lookback), description, compute)
 
     return make
 
@@ -180,11 +175,23 @@ def lagged(values: np.ndarray, lag: int) -> np.ndarray:
     return out
 
 
-def safe_divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    """numerator / denominator with NaN (not inf) where the denominator is zero."""
+def safe_divide(numerator: np.ndarray, denominator: np.ndarray, fill: float | None = None) -> np.ndarray:
+    """numerator / denominator, never inf.
+
+    Where the denominator is zero and both inputs are known (no movement, no volume: a defined market state,
+    not missing data) the result is `fill`, the value the ratio means there (0.5 for "mid-range", 0 for "no
+    flow", 1 for "as usual"); without a `fill`, NaN. NaN inputs (warm-up) stay NaN either way.
+    """
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.divide(numerator, denominator)
-    return _infinite_to_nan(out)
+    if fill is None:
+        return _infinite_to_nan(out)
+    undefined = ~np.isfinite(out)
+    if undefined.any():
+        known = np.isfinite(numerator) & np.isfinite(denominator)
+        out[undefined & known] = fill
+        out[undefined & ~known] = np.nan
+    return out
 
 
 def log_ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:

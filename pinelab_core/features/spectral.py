@@ -33,6 +33,10 @@ FFT_BINS = np.arange(2, 17)  # bin k <-> cycle of FFT_WINDOW / k bars: 32 down t
 WAVELET = "db2"
 WAVELET_LEVELS = 3
 ENERGY_WINDOW = 64
+#: Below these the window did not move (a halted market): what is left of the running sums is rounding.
+#: Log-price units, so the thresholds hold at any price level; the calmest real markets are orders above.
+FLAT_POWER = 1e-18  # total 4-32 bar cycle power of a detrended 64-bar window of log closes
+FLAT_ENERGY = 1e-15  # mean squared wavelet coefficient of one-bar log returns, all bands together
 if FFT_WINDOW & (FFT_WINDOW - 1):  # the sliding DFT reduces angles with a bit mask
     raise RuntimeError(f"FFT_WINDOW must be a power of two, got {FFT_WINDOW}")
 
@@ -92,14 +96,15 @@ def _sliding_dft_block(
             strongest = power[b] if stronger else strongest
         if not normalise:
             block[row, :] = power
-        elif total > 0.0:  # else a perfectly straight window: no cycle to speak of
+        elif total > FLAT_POWER:
             period[t] = window / bins[best]
             share[t] = strongest / total
             scale = 1.0 / total  # one division per row, not one per bin
             for b in range(n_bins):
                 block[row, b] = power[b] * scale
-        else:
-            block[row, :] = np.nan
+        else:  # a flat (or perfectly straight) window: no cycle; read as the limit of faint white noise
+            period[t], share[t] = 0.0, 1.0 / n_bins
+            block[row, :] = 1.0 / n_bins  # uniform shares: entropy 1
     state[0], state[1] = real, imag
 
 
@@ -248,8 +253,8 @@ def _wavelet_energy_shares(
             energy_of[level] = totals[level] / window
             energy += energy_of[level]
             totals[level] -= bands[level, i - window + 1] ** 2
-        for level in range(levels + 1):
-            out[level, i + 1] = energy_of[level] / energy
+        for level in range(levels + 1):  # no movement at all: every band holds the same (no) share
+            out[level, i + 1] = energy_of[level] / energy if energy > FLAT_ENERGY else 1.0 / (levels + 1)
 
 
 def _wavelet_band_energy(b: Bars) -> np.ndarray:

@@ -60,7 +60,7 @@ def _close_zscore(period: int) -> ComputeFn:
     def compute(b: Bars) -> np.ndarray:
         mean = b.ta("SMA", "c", timeperiod=period)[0]
         std = b.ta("STDDEV", "c", timeperiod=period, nbdev=1.0)[0]
-        return safe_divide(b.close - mean, std)
+        return safe_divide(b.close - mean, std, fill=0.0)  # a constant close sits on its mean
 
     return compute
 
@@ -76,7 +76,7 @@ def _bar_shape(part: str) -> ComputeFn:
         "body": lambda b: log_ratio(b.close, b.open),
         "upper_shadow": lambda b: safe_divide(b.high - _body_bounds(b)[0], b.close),
         "lower_shadow": lambda b: safe_divide(_body_bounds(b)[1] - b.low, b.close),
-        "close_location": lambda b: safe_divide(b.close - b.low, b.high - b.low),
+        "close_location": lambda b: safe_divide(b.close - b.low, b.high - b.low, fill=0.5),
     }
     return shapes[part]
 

@@ -105,7 +105,7 @@ SPECS: list[FeatureSpec] = [
     _f("macd_hist", _MACD_LB, "MACD histogram: MACD line - signal line", lambda b: _macd(b)[2], **_MACD),
     _f("macd_hist_atr", max(_MACD_LB, talib_lookback("ATR", timeperiod=14)),
        "MACD histogram in ATR(14) units (scale-free across symbols)",
-       lambda b: safe_divide(_macd(b)[2], b.ta("ATR", "hlc", timeperiod=14)[0]), **_MACD, atr_period=14),
+       lambda b: safe_divide(_macd(b)[2], b.ta("ATR", "hlc", timeperiod=14)[0], fill=0.0), **_MACD, atr_period=14),
     _f("adx_14", _ADX_LB, "Average Directional Index: trend strength 0-100, direction-blind",
        lambda b: _dmi(b, "ADX"), timeperiod=14),
     _f("adxr_14", talib_lookback("ADXR", timeperiod=14), "ADX rating: average of today's and 14-bar-old ADX",

@@ -36,7 +36,7 @@ def _line_slope(line: str, period: int) -> ComputeFn:
     def compute(b: Bars) -> np.ndarray:
         values = b.ta("OBV", "cv")[0] if line == "obv" else b.ta("AD", "hlcv")[0]
         slope = b.ta_on("LINEARREG_SLOPE", line, lambda: values, timeperiod=period)
-        return safe_divide(slope, _mean_volume(b, period))
+        return safe_divide(slope, _mean_volume(b, period), fill=0.0)  # no volume traded: no flow
 
     return compute
 
@@ -44,17 +44,25 @@ def _line_slope(line: str, period: int) -> ComputeFn:
 def _zscore(b: Bars, key: str, values: np.ndarray, period: int) -> np.ndarray:
     mean = b.ta_on("SMA", key, lambda: values, timeperiod=period)
     std = b.ta_on("STDDEV", key, lambda: values, timeperiod=period, nbdev=1.0)
-    return safe_divide(values - mean, std)
+    return safe_divide(values - mean, std, fill=0.0)  # a constant series sits on its mean
+
+
+def _typical_price(b: Bars) -> np.ndarray:
+    return b.memo("typical_price", lambda: (b.high + b.low + b.close) / 3.0)
 
 
 def _vwap_distance(period: int) -> ComputeFn:
-    """log(close / rolling VWAP), the VWAP of the last `period` bars' typical price."""
+    """log(close / rolling VWAP), the VWAP of the last `period` bars' typical price; where those bars traded
+    no volume at all (indices, some FX feeds) every bar weighs the same: the plain mean of the typical price."""
 
     def compute(b: Bars) -> np.ndarray:
-        traded = b.ta_on("SUM", "typical_x_volume", lambda: (b.high + b.low + b.close) / 3.0 * b.volume,
-                         timeperiod=period)
+        traded = b.ta_on("SUM", "typical_x_volume", lambda: _typical_price(b) * b.volume, timeperiod=period)
         volume = b.ta_on("SUM", "volume", lambda: b.volume, timeperiod=period)
-        return log_ratio(b.close, safe_divide(traded, volume))
+        vwap = safe_divide(traded, volume)
+        unweighted = volume == 0.0
+        if unweighted.any():
+            vwap[unweighted] = b.ta_on("SMA", "typical_price", lambda: _typical_price(b), timeperiod=period)[unweighted]
+        return log_ratio(b.close, vwap)
 
     return compute
 
@@ -70,7 +78,7 @@ def _money_flow_volume(b: Bars) -> np.ndarray:
 
 def _chaikin_money_flow(b: Bars) -> np.ndarray:
     flow = b.ta_on("SUM", "money_flow_volume", lambda: _money_flow_volume(b), timeperiod=20)
-    return safe_divide(flow, b.ta_on("SUM", "volume", lambda: b.volume, timeperiod=20))
+    return safe_divide(flow, b.ta_on("SUM", "volume", lambda: b.volume, timeperiod=20), fill=0.0)
 
 
 _ADOSC = {"fastperiod": 3, "slowperiod": 10}
@@ -94,7 +102,8 @@ SPECS: list[FeatureSpec] = [
        lambda b: b.ta("ADOSC", "hlcv", **_ADOSC)[0], **_ADOSC),
     _f("adosc_norm", max(_ADOSC_LB, talib_lookback("SMA", timeperiod=10)),
        "Chaikin oscillator / 10-bar average volume (scale-free)",
-       lambda b: safe_divide(b.ta("ADOSC", "hlcv", **_ADOSC)[0], _mean_volume(b, 10)), **_ADOSC, volume_period=10),
+       lambda b: safe_divide(b.ta("ADOSC", "hlcv", **_ADOSC)[0], _mean_volume(b, 10), fill=0.0), **_ADOSC,
+       volume_period=10),
     _f("cmf_20", talib_lookback("SUM", timeperiod=20), "20-bar Chaikin Money Flow, -1..1", _chaikin_money_flow,
        timeperiod=20),
     *(_f(f"vwap_dist_{n}", talib_lookback("SUM", timeperiod=n), f"log(close / {n}-bar rolling VWAP)",
@@ -102,5 +111,5 @@ SPECS: list[FeatureSpec] = [
     *(_f(f"volume_z_{n}", talib_lookback("SMA", timeperiod=n), f"z-score of log volume over {n} bars",
          _log_volume_z(n), timeperiod=n) for n in (20, 50)),
     _f("volume_ratio_20", talib_lookback("SMA", timeperiod=20), "volume / 20-bar average volume",
-       lambda b: safe_divide(b.volume, _mean_volume(b, 20)), timeperiod=20),
+       lambda b: safe_divide(b.volume, _mean_volume(b, 20), fill=1.0), timeperiod=20),
 ]
