@@ -49,7 +49,8 @@ def test_more_than_150_features_on_the_input_index(bars: pd.DataFrame, matrix: p
 
 def test_catalog_lists_every_column_in_matrix_order(matrix: pd.DataFrame) -> None:
     catalog = feature_catalog()
-    assert list(catalog.columns) == ["name", "group", "parameters", "lookback", "description"]
+    assert list(catalog.columns) == ["name", "group", "parameters", "lookback", "history", "start_dependent",
+                                     "scale_free", "description"]
     assert list(catalog["name"]) == list(matrix.columns)
     assert catalog["name"].is_unique and catalog["description"].str.len().min() > 10
     assert set(catalog["group"]) == set(FEATURE_GROUPS)

@@ -6,7 +6,15 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from pinelab_core.features.spec import Bars, FeatureSpec, feature_factory, safe_divide, talib_lookback
+from pinelab_core.features.spec import (
+    Bars,
+    FeatureSpec,
+    feature_factory,
+    safe_divide,
+    smoothing_history,
+    talib_lookback,
+    wilder_weight,
+)
 from pinelab_core.features.volatility import realised_volatility
 
 __all__ = ["SPECS", "TREND_ADX_THRESHOLD", "VOL_RANK_WINDOW"]
@@ -122,6 +130,7 @@ SPECS: list[FeatureSpec] = [
        _volatility_regime, **_RANK),
     _f("trend_regime", talib_lookback("ADX", timeperiod=14),
        "Trend regime: +1 up, -1 down when ADX(14) > 25 (direction from +DI/-DI), else 0", _trend_regime,
+       history=smoothing_history(talib_lookback("ADX", timeperiod=14), wilder_weight(14), wilder_weight(14)),
        timeperiod=14, adx_threshold=TREND_ADX_THRESHOLD),
     _f("efficiency_ratio_20", 20, "Kaufman efficiency ratio over 20 bars: 0 choppy, 1 straight-line trend",
        _efficiency_ratio, timeperiod=20),

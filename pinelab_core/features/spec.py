@@ -9,6 +9,7 @@ columns, ATR feeding several ratios) are computed once per build.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -19,7 +20,10 @@ import pandas as pd
 import talib
 from talib import abstract
 
-__all__ = ["Bars", "ComputeFn", "FeatureSpec", "feature_factory", "log_ratio", "safe_divide", "talib_lookback"]
+__all__ = [
+    "NO_FINITE_HISTORY", "Bars", "ComputeFn", "FeatureSpec", "ema_weight", "feature_factory", "log_ratio",
+    "safe_divide", "smoothing_history", "talib_lookback", "wilder_weight",
+]
 
 ComputeFn = Callable[["Bars"], np.ndarray]
 
@@ -35,9 +39,16 @@ _INPUTS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: Start-dependent features have no finite history (`FeatureSpec.history`): no trailing slice reproduces them.
+NO_FINITE_HISTORY = -1
+
+#: A smoothing's seed has faded once its weight is below this: far under 1e-6 of any feature's scale.
+_SEED_WEIGHT = 1e-9
+
+
 @dataclass(frozen=True)
 class FeatureSpec:
-    """One feature column: what it is called, how it is computed, and how many warm-up rows it needs.
+    """One feature column: what it is called, how it is computed, and how much history it needs.
 
     Attributes:
         name: Column name in the feature matrix (stable across versions for the classic indicators).
@@ -46,6 +57,12 @@ class FeatureSpec:
         lookback: Warm-up rows: the first `lookback` rows are NaN, never back-filled.
         description: One line a trader understands.
         compute: Function of a `Bars` context returning a float array as long as the frame.
+        history: Bars of trailing history after which the value no longer depends on older bars (to 1e-6
+            relative): lookback + 1 for a fixed window, more for recursive smoothing (EMA, Wilder, KAMA),
+            `NO_FINITE_HISTORY` for start-dependent features.
+        scale_free: Dimensionless (ratio, return, oscillator, distance relative to price or ATR), so it reads
+            the same on any price or volume level; False for price levels, price or volume units.
+        start_dependent: The value depends on where the frame starts (cumulative sums such as OBV).
     """
 
     name: str
@@ -54,6 +71,9 @@ class FeatureSpec:
     lookback: int
     description: str
     compute: ComputeFn = field(repr=False, compare=False)
+    history: int = 0
+    scale_free: bool = True
+    start_dependent: bool = False
 
     @property
     def params_text(self) -> str:
@@ -61,18 +81,41 @@ class FeatureSpec:
 
 
 def feature_factory(group: str) -> Callable[..., FeatureSpec]:
-    """A `FeatureSpec` constructor with the group filled in, so each group module reads as a table."""
+    """A `FeatureSpec` constructor with the group filled in, so each group module reads as a table.
+
+    `history` defaults to lookback + 1 (a fixed window); `start_dependent` features get no finite history.
+    """
 
     def make(
         name: str,
         lookback: int,
         description: str,
         compute: ComputeFn,
+        *,
+        history: int | None = None,
+        scale_free: bool = True,
+        start_dependent: bool = False,
         **params: Any,
     ) -> FeatureSpec:
-        return FeatureSpec(name, group, dict(params), int(lookback), description, compute)
+        bars = NO_FINITE_HISTORY if start_dependent else max(int(history or 0), int(lookback) + 1)
+        return FeatureSpec(name, group, dict(params), int(lookback), description, compute, bars, scale_free,
+                           start_dependent)
 
     return make
+
+
+def smoothing_history(lookback: int, *weights: float) -> int:
+    """History of cascaded exponential smoothings with these per-bar weights (EMA(n): 2 / (n + 1), Wilder's
+    smoothing: 1 / n): the warm-up plus, per stage, the bars until its seed weighs less than 1e-9."""
+    return lookback + 1 + sum(math.ceil(math.log(_SEED_WEIGHT) / math.log(1.0 - w)) for w in weights)
+
+
+def ema_weight(period: int) -> float:
+    return 2.0 / (period + 1.0)
+
+
+def wilder_weight(period: int) -> float:
+    return 1.0 / period
 
 
 @cache

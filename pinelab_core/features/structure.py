@@ -20,7 +20,16 @@ import numba
 import numpy as np
 
 from pinelab_core.features.levels import is_pivot
-from pinelab_core.features.spec import Bars, ComputeFn, FeatureSpec, feature_factory, log_ratio, talib_lookback
+from pinelab_core.features.spec import (
+    Bars,
+    ComputeFn,
+    FeatureSpec,
+    feature_factory,
+    log_ratio,
+    smoothing_history,
+    talib_lookback,
+    wilder_weight,
+)
 
 __all__ = ["LEVEL_CAP_ATR", "SPECS", "SWING_MEMORY"]
 
@@ -140,6 +149,9 @@ _SWING = {"left": SWING_LEFT, "right": SWING_RIGHT}
 _SWING_LB = SWING_LEFT + SWING_RIGHT
 
 _LEVEL_LB = max(_SWING_LB, talib_lookback("ATR", timeperiod=14))
+#: A swing counts while its pivot bar is within SWING_MEMORY bars, and the pivot test reads `left` bars before it.
+_SWING_HISTORY = SWING_MEMORY + SWING_LEFT + SWING_RIGHT + 1
+_LEVEL_HISTORY = max(_SWING_HISTORY, smoothing_history(talib_lookback("ATR", timeperiod=14), wilder_weight(14)))
 _LEVELS = {**_SWING, "recent_swings": RECENT_SWINGS, "memory": SWING_MEMORY, "cap_atr": LEVEL_CAP_ATR}
 
 SPECS: list[FeatureSpec] = [
@@ -148,19 +160,21 @@ SPECS: list[FeatureSpec] = [
     *(_f(f"dist_low_{n}", talib_lookback("MIN", timeperiod=n), f"log(close / lowest low of {n} bars), >= 0",
          _distance_to_extreme("low", n), timeperiod=n) for n in (20, 50, 100)),
     _f("dist_swing_high", _SWING_LB, f"log(close / last confirmed swing high); 0 when none in {SWING_MEMORY} bars",
-       _swing_distance(_HIGH_LEVEL), **_SWING, memory=SWING_MEMORY),
+       _swing_distance(_HIGH_LEVEL), history=_SWING_HISTORY, **_SWING, memory=SWING_MEMORY),
     _f("dist_swing_low", _SWING_LB, f"log(close / last confirmed swing low); 0 when none in {SWING_MEMORY} bars",
-       _swing_distance(_LOW_LEVEL), **_SWING, memory=SWING_MEMORY),
+       _swing_distance(_LOW_LEVEL), history=_SWING_HISTORY, **_SWING, memory=SWING_MEMORY),
     _f("bars_since_swing_high", _SWING_LB, f"Bars since the pivot bar of the last confirmed swing high, at most "
-       f"{SWING_MEMORY}", _bars_since_swing(_HIGH_AGE), **_SWING, memory=SWING_MEMORY),
+       f"{SWING_MEMORY}", _bars_since_swing(_HIGH_AGE), history=_SWING_HISTORY, **_SWING, memory=SWING_MEMORY),
     _f("bars_since_swing_low", _SWING_LB, f"Bars since the pivot bar of the last confirmed swing low, at most "
-       f"{SWING_MEMORY}", _bars_since_swing(_LOW_AGE), **_SWING, memory=SWING_MEMORY),
+       f"{SWING_MEMORY}", _bars_since_swing(_LOW_AGE), history=_SWING_HISTORY, **_SWING, memory=SWING_MEMORY),
     _f("dist_resistance", _LEVEL_LB, f"log(nearest swing price above the close / close) among the last 10 swings, "
-       f"capped at {LEVEL_CAP_ATR:g} ATR(14)s; the cap when there is none", _nearest_level("resistance"), **_LEVELS),
+       f"capped at {LEVEL_CAP_ATR:g} ATR(14)s; the cap when there is none", _nearest_level("resistance"),
+       history=_LEVEL_HISTORY, **_LEVELS),
     _f("dist_support", _LEVEL_LB, f"log(close / nearest swing price below the close) among the last 10 swings, "
-       f"capped at {LEVEL_CAP_ATR:g} ATR(14)s; the cap when there is none", _nearest_level("support"), **_LEVELS),
+       f"capped at {LEVEL_CAP_ATR:g} ATR(14)s; the cap when there is none", _nearest_level("support"),
+       history=_LEVEL_HISTORY, **_LEVELS),
     _f("above_all_resistance", _SWING_LB, "1 when the close is above all of the last 10 swing prices (no "
-       "resistance: a breakout), else 0", _beyond_all_levels(_ABOVE), **_LEVELS),
+       "resistance: a breakout), else 0", _beyond_all_levels(_ABOVE), history=_SWING_HISTORY, **_LEVELS),
     _f("below_all_support", _SWING_LB, "1 when the close is below all of the last 10 swing prices (no support: "
-       "a breakdown), else 0", _beyond_all_levels(_BELOW), **_LEVELS),
+       "a breakdown), else 0", _beyond_all_levels(_BELOW), history=_SWING_HISTORY, **_LEVELS),
 ]

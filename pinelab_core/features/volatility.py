@@ -10,11 +10,14 @@ from pinelab_core.features.spec import (
     Bars,
     ComputeFn,
     FeatureSpec,
+    ema_weight,
     feature_factory,
     lagged,
     log_ratio,
     safe_divide,
+    smoothing_history,
     talib_lookback,
+    wilder_weight,
 )
 
 __all__ = ["SPECS", "realised_volatility"]
@@ -107,29 +110,40 @@ def _realised(period: int) -> ComputeFn:
 _ATR_LB = talib_lookback("ATR", timeperiod=14)
 _KELTNER = {"ema_period": 20, "atr_period": 10, "multiplier": 2.0}
 _ONE_BAR = talib_lookback("SMA", timeperiod=20)  # a 20-bar mean of per-bar terms
+_KELTNER_LB = talib_lookback("EMA", timeperiod=20)
+_KELTNER_HISTORY = max(smoothing_history(_KELTNER_LB, ema_weight(20)),
+                       smoothing_history(talib_lookback("ATR", timeperiod=10), wilder_weight(10)))
+
+
+def _atr_history(period: int) -> int:
+    return smoothing_history(talib_lookback("ATR", timeperiod=period), wilder_weight(period))
 
 SPECS: list[FeatureSpec] = [
     _f("atr_14", _ATR_LB, "14-bar Average True Range (Wilder), price units",
-       lambda b: b.ta("ATR", "hlc", timeperiod=14)[0], timeperiod=14),
+       lambda b: b.ta("ATR", "hlc", timeperiod=14)[0], history=_atr_history(14), scale_free=False, timeperiod=14),
     *(_f(f"natr_{n}", talib_lookback("NATR", timeperiod=n), f"{n}-bar normalised ATR: ATR / close * 100 (scale-free)",
-         _natr(n), timeperiod=n) for n in (14, 28)),
-    _f("bb_upper_20", _BB_LB, "Bollinger upper band: SMA(20) + 2 standard deviations", lambda b: _bbands(b)[0], **_BB),
-    _f("bb_middle_20", _BB_LB, "Bollinger middle band: SMA(20) of the close", lambda b: _bbands(b)[1], **_BB),
-    _f("bb_lower_20", _BB_LB, "Bollinger lower band: SMA(20) - 2 standard deviations", lambda b: _bbands(b)[2], **_BB),
+         _natr(n), history=_atr_history(n), timeperiod=n) for n in (14, 28)),
+    _f("bb_upper_20", _BB_LB, "Bollinger upper band: SMA(20) + 2 standard deviations (price level)",
+       lambda b: _bbands(b)[0], scale_free=False, **_BB),
+    _f("bb_middle_20", _BB_LB, "Bollinger middle band: SMA(20) of the close (price level)", lambda b: _bbands(b)[1],
+       scale_free=False, **_BB),
+    _f("bb_lower_20", _BB_LB, "Bollinger lower band: SMA(20) - 2 standard deviations (price level)",
+       lambda b: _bbands(b)[2], scale_free=False, **_BB),
     _f("bb_width_20", _BB_LB, "Bollinger band width: (upper - lower) / middle (squeeze when small)",
        lambda b: safe_divide(_bbands(b)[0] - _bbands(b)[2], _bbands(b)[1]), **_BB),
     _f("bb_pctb_20", _BB_LB, "Bollinger %B: where the close sits between the bands (0 lower, 1 upper)",
        lambda b: safe_divide(b.close - _bbands(b)[2], _bbands(b)[0] - _bbands(b)[2], fill=0.5), **_BB),
-    _f("keltner_upper_20", talib_lookback("EMA", timeperiod=20), "Keltner upper: EMA(20) + 2 x ATR(10), price level",
-       lambda b: _keltner(b)[0], **_KELTNER),
-    _f("keltner_lower_20", talib_lookback("EMA", timeperiod=20), "Keltner lower: EMA(20) - 2 x ATR(10), price level",
-       lambda b: _keltner(b)[1], **_KELTNER),
-    _f("keltner_pos_20", talib_lookback("EMA", timeperiod=20), "Close within the Keltner channel (0 lower, 1 upper)",
-       lambda b: safe_divide(b.close - _keltner(b)[1], _keltner(b)[0] - _keltner(b)[1], fill=0.5), **_KELTNER),
-    _f("donchian_upper_20", talib_lookback("MAX", timeperiod=20), "Donchian upper: highest high of 20 bars",
-       lambda b: _donchian(b)[0], timeperiod=20),
-    _f("donchian_lower_20", talib_lookback("MIN", timeperiod=20), "Donchian lower: lowest low of 20 bars",
-       lambda b: _donchian(b)[1], timeperiod=20),
+    _f("keltner_upper_20", _KELTNER_LB, "Keltner upper: EMA(20) + 2 x ATR(10), price level",
+       lambda b: _keltner(b)[0], history=_KELTNER_HISTORY, scale_free=False, **_KELTNER),
+    _f("keltner_lower_20", _KELTNER_LB, "Keltner lower: EMA(20) - 2 x ATR(10), price level",
+       lambda b: _keltner(b)[1], history=_KELTNER_HISTORY, scale_free=False, **_KELTNER),
+    _f("keltner_pos_20", _KELTNER_LB, "Close within the Keltner channel (0 lower, 1 upper; 0.5 while it is shut)",
+       lambda b: safe_divide(b.close - _keltner(b)[1], _keltner(b)[0] - _keltner(b)[1], fill=0.5),
+       history=_KELTNER_HISTORY, **_KELTNER),
+    _f("donchian_upper_20", talib_lookback("MAX", timeperiod=20), "Donchian upper: highest high of 20 bars (price)",
+       lambda b: _donchian(b)[0], scale_free=False, timeperiod=20),
+    _f("donchian_lower_20", talib_lookback("MIN", timeperiod=20), "Donchian lower: lowest low of 20 bars (price)",
+       lambda b: _donchian(b)[1], scale_free=False, timeperiod=20),
     _f("donchian_pos_20", talib_lookback("MAX", timeperiod=20), "Close within the 20-bar Donchian channel (0..1)",
        lambda b: safe_divide(b.close - _donchian(b)[1], _donchian(b)[0] - _donchian(b)[1], fill=0.5),
        timeperiod=20),

@@ -15,9 +15,11 @@ from pinelab_core.features.spec import (
     Bars,
     ComputeFn,
     FeatureSpec,
+    ema_weight,
     feature_factory,
     log_ratio,
     safe_divide,
+    smoothing_history,
     talib_lookback,
 )
 
@@ -68,7 +70,16 @@ def _vwap_distance(period: int) -> ComputeFn:
 
 
 def _log_volume_z(period: int) -> ComputeFn:
-    return lambda b: _zscore(b, "log_volume", b.memo("log_volume", lambda: np.log1p(b.volume)), period)
+    """z-score of log(1 + volume / its `period`-bar average): volume relative to its own average, so the
+    number is the same in shares or lots (log1p of raw volume is not), and zero volume is still defined."""
+
+    def compute(b: Bars) -> np.ndarray:
+        def relative() -> np.ndarray:
+            return np.log1p(safe_divide(b.volume, _mean_volume(b, period), fill=1.0))
+
+        return _zscore(b, f"relative_log_volume_{period}", b.memo(("relative_log_volume", period), relative), period)
+
+    return compute
 
 
 def _money_flow_volume(b: Bars) -> np.ndarray:
@@ -83,10 +94,11 @@ def _chaikin_money_flow(b: Bars) -> np.ndarray:
 
 _ADOSC = {"fastperiod": 3, "slowperiod": 10}
 _ADOSC_LB = talib_lookback("ADOSC", **_ADOSC)
+_ADOSC_HISTORY = smoothing_history(_ADOSC_LB, ema_weight(_ADOSC["slowperiod"]))  # EMA(3) forgets first
 
 SPECS: list[FeatureSpec] = [
     _f("obv", 0, "On-Balance Volume (TA-Lib): cumulative signed volume; level depends on the data's start",
-       lambda b: b.ta("OBV", "cv")[0]),
+       lambda b: b.ta("OBV", "cv")[0], scale_free=False, start_dependent=True),
     _f("obv_slope_20", talib_lookback("LINEARREG_SLOPE", timeperiod=20),
        "20-bar regression slope of OBV / average volume: accumulation (+) or distribution (-)",
        _line_slope("obv", 20), timeperiod=20),
@@ -95,20 +107,21 @@ SPECS: list[FeatureSpec] = [
     _f("mfi_14", talib_lookback("MFI", timeperiod=14), "14-bar Money Flow Index: volume-weighted RSI, 0-100",
        lambda b: b.ta("MFI", "hlcv", timeperiod=14)[0], timeperiod=14),
     _f("ad", 0, "Chaikin Accumulation/Distribution line (TA-Lib); level depends on the data's start",
-       lambda b: b.ta("AD", "hlcv")[0]),
+       lambda b: b.ta("AD", "hlcv")[0], scale_free=False, start_dependent=True),
     _f("ad_slope_20", talib_lookback("LINEARREG_SLOPE", timeperiod=20),
        "20-bar regression slope of the A/D line / average volume", _line_slope("ad", 20), timeperiod=20),
     _f("adosc", _ADOSC_LB, "Chaikin oscillator: EMA(3) - EMA(10) of the A/D line (volume units)",
-       lambda b: b.ta("ADOSC", "hlcv", **_ADOSC)[0], **_ADOSC),
+       lambda b: b.ta("ADOSC", "hlcv", **_ADOSC)[0], history=_ADOSC_HISTORY, scale_free=False, **_ADOSC),
     _f("adosc_norm", max(_ADOSC_LB, talib_lookback("SMA", timeperiod=10)),
-       "Chaikin oscillator / 10-bar average volume (scale-free)",
-       lambda b: safe_divide(b.ta("ADOSC", "hlcv", **_ADOSC)[0], _mean_volume(b, 10), fill=0.0), **_ADOSC,
-       volume_period=10),
+       "Chaikin oscillator / 10-bar average volume (scale-free); 0 without volume",
+       lambda b: safe_divide(b.ta("ADOSC", "hlcv", **_ADOSC)[0], _mean_volume(b, 10), fill=0.0),
+       history=_ADOSC_HISTORY, **_ADOSC, volume_period=10),
     _f("cmf_20", talib_lookback("SUM", timeperiod=20), "20-bar Chaikin Money Flow, -1..1", _chaikin_money_flow,
        timeperiod=20),
     *(_f(f"vwap_dist_{n}", talib_lookback("SUM", timeperiod=n), f"log(close / {n}-bar rolling VWAP)",
          _vwap_distance(n), timeperiod=n) for n in (20, 50)),
-    *(_f(f"volume_z_{n}", talib_lookback("SMA", timeperiod=n), f"z-score of log volume over {n} bars",
+    *(_f(f"volume_z_{n}", 2 * talib_lookback("SMA", timeperiod=n),
+         f"z-score over {n} bars of log(1 + volume / {n}-bar average volume); 0 while volume is constant",
          _log_volume_z(n), timeperiod=n) for n in (20, 50)),
     _f("volume_ratio_20", talib_lookback("SMA", timeperiod=20), "volume / 20-bar average volume",
        lambda b: safe_divide(b.volume, _mean_volume(b, 20), fill=1.0), timeperiod=20),
