@@ -74,6 +74,7 @@ def _build_one(ohlcv: pd.DataFrame, specs: tuple[FeatureSpec, ...], dtype: str, 
     bars, plan = Bars(frame, matrix, {name: k for k, name in enumerate(names)}), _release_plan(names)
     with np.errstate(divide="ignore", invalid="ignore"):
         for column, item in enumerate(specs):
+            bars.target = matrix[:, column] if matrix.dtype == np.float64 else None
             values = item.compute(bars)
             if not _is_column(values, matrix, column):  # a kernel may have written it in place already
                 matrix[:, column] = values

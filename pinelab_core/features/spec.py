@@ -133,7 +133,9 @@ class Bars:
     `touched`, when set to a set, collects every memo key read (the builder traces one build on a small
     frame this way to learn when each intermediate is used for the last time, and frees it then).
     `matrix` and `positions` (feature name -> column) let kernels that produce several neighbouring
-    features write straight into the output matrix (`block`), saving a copy and a temporary per feature.
+    features write straight into the output matrix (`block`), saving a copy and a temporary per feature;
+    `target`, set by the builder while a feature is computed, is that feature's column (None when the matrix
+    is not float64), for a final step that can write in place (`log_ratio(..., out=b.target)`).
     """
 
     def __init__(self, ohlcv: pd.DataFrame, matrix: np.ndarray | None = None,
@@ -148,6 +150,7 @@ class Bars:
         self.touched: set[Any] | None = None
         self._matrix = matrix
         self._positions = positions or {}
+        self.target: np.ndarray | None = None  # the matrix column of the feature being computed (float64)
 
     def __len__(self) -> int:
         return len(self.close)
@@ -197,6 +200,34 @@ class Bars:
         return self.memo("log_close", lambda: np.log(self.close))
 
     @property
+    def log_open(self) -> np.ndarray:
+        return self.memo("log_open", lambda: np.log(self.open))
+
+    @property
+    def log_high(self) -> np.ndarray:
+        return self.memo("log_high", lambda: np.log(self.high))
+
+    @property
+    def log_low(self) -> np.ndarray:
+        return self.memo("log_low", lambda: np.log(self.low))
+
+    @property
+    def log_body(self) -> np.ndarray:
+        """log(close / open), as a difference of logs: the price logs are shared by every such ratio."""
+        return self.memo("log_body", lambda: self.log_close - self.log_open)
+
+    @property
+    def log_gap(self) -> np.ndarray:
+        """log(open / previous close); row 0 is NaN (no previous close)."""
+
+        def make() -> np.ndarray:
+            out = np.full(len(self), np.nan)
+            out[1:] = self.log_open[1:] - self.log_close[:-1]
+            return out
+
+        return self.memo("log_gap", make)
+
+    @property
     def log_return(self) -> np.ndarray:
         """One-bar log return; row 0 is NaN (no previous close)."""
         return self.memo("log_return", lambda: lagged_difference(self.log_close, 1))
@@ -237,12 +268,15 @@ def safe_divide(numerator: np.ndarray, denominator: np.ndarray, fill: float | No
     return out
 
 
-def log_ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    """log(numerator / denominator): a scale-free distance that reads the same on any price level."""
+def log_ratio(numerator: np.ndarray, denominator: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """log(numerator / denominator): a scale-free distance that reads the same on any price level.
+
+    `out` (e.g. `Bars.target`, the feature's own matrix column) receives the result without a temporary.
+    """
     with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.divide(numerator, denominator)
-        np.log(out, out=out)  # in place: one temporary per feature, not three
-    return _infinite_to_nan(out)
+        result = np.divide(numerator, denominator, out=out)
+        np.log(result, out=result)  # in place: no temporary beyond the result
+    return _infinite_to_nan(result)
 
 
 def _infinite_to_nan(values: np.ndarray) -> np.ndarray:

@@ -14,7 +14,6 @@ from pinelab_core.features.spec import (
     feature_factory,
     lagged,
     lagged_difference,
-    log_ratio,
     safe_divide,
 )
 
@@ -73,7 +72,7 @@ def _body_bounds(b: Bars) -> tuple[np.ndarray, np.ndarray]:
 def _bar_shape(part: str) -> ComputeFn:
     shapes: dict[str, ComputeFn] = {
         "range": lambda b: safe_divide(b.high - b.low, b.close),
-        "body": lambda b: log_ratio(b.close, b.open),
+        "body": lambda b: b.log_body,
         "upper_shadow": lambda b: safe_divide(b.high - _body_bounds(b)[0], b.close),
         "lower_shadow": lambda b: safe_divide(_body_bounds(b)[1] - b.low, b.close),
         "close_location": lambda b: safe_divide(b.close - b.low, b.high - b.low, fill=0.5),
@@ -106,5 +105,5 @@ SPECS: list[FeatureSpec] = [
     _f("lower_shadow_pct", 0, "(min(open, close) - low) / close: lower wick", _bar_shape("lower_shadow")),
     _f("close_location", 0, "(close - low) / (high - low): where the bar closed within its range (0..1)",
        _bar_shape("close_location")),
-    _f("gap_log", 1, "log(open / previous close): the opening gap", lambda b: log_ratio(b.open, lagged(b.close, 1))),
+    _f("gap_log", 1, "log(open / previous close): the opening gap", lambda b: b.log_gap),
 ]

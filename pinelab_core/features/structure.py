@@ -44,8 +44,8 @@ LEVEL_CAP_ATR = 10.0  # support/resistance further than this many ATR(14)s reads
 def _distance_to_extreme(kind: str, period: int) -> ComputeFn:
     def compute(b: Bars) -> np.ndarray:
         if kind == "high":
-            return log_ratio(b.close, b.ta_on("MAX", "high", lambda: b.high, timeperiod=period))
-        return log_ratio(b.close, b.ta_on("MIN", "low", lambda: b.low, timeperiod=period))
+            return log_ratio(b.close, b.ta_on("MAX", "high", lambda: b.high, timeperiod=period), out=b.target)
+        return log_ratio(b.close, b.ta_on("MIN", "low", lambda: b.low, timeperiod=period), out=b.target)
 
     return compute
 

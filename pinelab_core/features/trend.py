@@ -46,7 +46,7 @@ def _average(function: str, period: int) -> ComputeFn:
 
 
 def _average_distance(function: str, period: int) -> ComputeFn:
-    return lambda b: log_ratio(b.close, b.ta(function, "c", timeperiod=period)[0])
+    return lambda b: log_ratio(b.close, b.ta(function, "c", timeperiod=period)[0], out=b.target)
 
 
 #: KAMA's smoothing adapts between EMA(2) and EMA(30) squared; in a market that never trends it could take
@@ -105,7 +105,7 @@ def _log_slope(period: int) -> ComputeFn:
 
 
 def _ma_ratio(fast: int, slow: int) -> ComputeFn:
-    return lambda b: log_ratio(b.ta("SMA", "c", timeperiod=fast)[0], b.ta("SMA", "c", timeperiod=slow)[0])
+    return lambda b: log_ratio(b.ta("SMA", "c", timeperiod=fast)[0], b.ta("SMA", "c", timeperiod=slow)[0], out=b.target)
 
 
 _MACD = {"fastperiod": 12, "slowperiod": 26, "signalperiod": 9}
@@ -151,7 +151,7 @@ SPECS: list[FeatureSpec] = [
     _f("psar", _SAR_LB, "Parabolic SAR stop-and-reverse level (price level)", _psar, history=PSAR_HISTORY,
        scale_free=False, **_SAR),
     _f("dist_psar", _SAR_LB, "log(close / Parabolic SAR): + above the stop (uptrend), - below",
-       lambda b: log_ratio(b.close, _psar(b)), history=PSAR_HISTORY, **_SAR),
+       lambda b: log_ratio(b.close, _psar(b), out=b.target), history=PSAR_HISTORY, **_SAR),
     _f("linreg_slope_14", talib_lookback("LINEARREG_SLOPE", timeperiod=14),
        "Slope of a 14-bar linear regression of log close: trend drift per bar", _log_slope(14), timeperiod=14),
     _f("linreg_slope_50", talib_lookback("LINEARREG_SLOPE", timeperiod=50),

@@ -12,7 +12,6 @@ from pinelab_core.features.spec import (
     FeatureSpec,
     ema_weight,
     feature_factory,
-    lagged,
     log_ratio,
     safe_divide,
     smoothing_history,
@@ -58,11 +57,7 @@ def _rolling_mean(b: Bars, key: str, values: np.ndarray, period: int) -> np.ndar
 
 
 def _log_high_low(b: Bars) -> np.ndarray:
-    return b.memo("log_high_low", lambda: log_ratio(b.high, b.low))
-
-
-def _log_close_open(b: Bars) -> np.ndarray:
-    return b.memo("log_close_open", lambda: log_ratio(b.close, b.open))
+    return b.memo("log_high_low", lambda: b.log_high - b.log_low)
 
 
 def _parkinson(b: Bars) -> np.ndarray:
@@ -71,14 +66,14 @@ def _parkinson(b: Bars) -> np.ndarray:
 
 def _garman_klass(b: Bars) -> np.ndarray:
     def per_bar() -> np.ndarray:
-        return 0.5 * _log_high_low(b) ** 2 - (2.0 * np.log(2.0) - 1.0) * _log_close_open(b) ** 2
+        return 0.5 * _log_high_low(b) ** 2 - (2.0 * np.log(2.0) - 1.0) * b.log_body ** 2
 
     return np.sqrt(np.clip(b.ta_on("SMA", "gk", per_bar, timeperiod=20), 0.0, None))
 
 
 def _rogers_satchell_terms(b: Bars) -> np.ndarray:
-    return b.memo("rs_terms", lambda: np.log(b.high / b.close) * np.log(b.high / b.open)
-                  + np.log(b.low / b.close) * np.log(b.low / b.open))
+    return b.memo("rs_terms", lambda: (b.log_high - b.log_close) * (b.log_high - b.log_open)
+                  + (b.log_low - b.log_close) * (b.log_low - b.log_open))
 
 
 def _rogers_satchell(b: Bars) -> np.ndarray:
@@ -91,10 +86,9 @@ def _sample_variance(b: Bars, key: str, values: np.ndarray, period: int) -> np.n
 
 def _yang_zhang(b: Bars, period: int = 20) -> np.ndarray:
     """Yang-Zhang (2000): overnight variance + k * open-to-close variance + (1 - k) * Rogers-Satchell."""
-    overnight = log_ratio(b.open, lagged(b.close, 1))
     k = 0.34 / (1.34 + (period + 1.0) / (period - 1.0))
-    variance = (_sample_variance(b, "overnight", overnight, period)
-                + k * _sample_variance(b, "open_to_close", _log_close_open(b), period)
+    variance = (_sample_variance(b, "overnight", b.log_gap, period)
+                + k * _sample_variance(b, "open_to_close", b.log_body, period)
                 + (1.0 - k) * _rolling_mean(b, "rs", _rogers_satchell_terms(b), period))
     return np.sqrt(np.clip(variance, 0.0, None))
 
@@ -148,7 +142,7 @@ SPECS: list[FeatureSpec] = [
        lambda b: safe_divide(b.close - _donchian(b)[1], _donchian(b)[0] - _donchian(b)[1], fill=0.5),
        timeperiod=20),
     _f("donchian_width_20", talib_lookback("MAX", timeperiod=20), "log(upper / lower) of the 20-bar Donchian channel",
-       lambda b: log_ratio(_donchian(b)[0], _donchian(b)[1]), timeperiod=20),
+       lambda b: log_ratio(_donchian(b)[0], _donchian(b)[1], out=b.target), timeperiod=20),
     *(_f(f"rv_{n}", n, f"{n}-bar realised volatility: std of one-bar log returns (per bar)", _realised(n),
          timeperiod=n) for n in (10, 20, 60)),
     _f("vol_ratio_10_60", 60, "rv_10 / rv_60: volatility expanding (>1) or contracting (<1)",

@@ -9,6 +9,7 @@ levels that differ by a constant. Models should use the scale-free, start-indepe
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from pinelab_core.features.spec import (
@@ -64,7 +65,7 @@ def _vwap_distance(period: int) -> ComputeFn:
         unweighted = volume == 0.0
         if unweighted.any():
             vwap[unweighted] = b.ta_on("SMA", "typical_price", lambda: _typical_price(b), timeperiod=period)[unweighted]
-        return log_ratio(b.close, vwap)
+        return log_ratio(b.close, vwap, out=b.target)
 
     return compute
 
@@ -82,9 +83,21 @@ def _log_volume_z(period: int) -> ComputeFn:
     return compute
 
 
+@numba.njit(cache=True)
+def _money_flow_volume_of(high: np.ndarray, low: np.ndarray, close: np.ndarray,
+                          volume: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    """Chaikin's money flow volume per bar: ((close - low) - (high - close)) / (high - low) * volume, in one
+    pass; a bar with no range moves no money (0)."""
+    out = np.empty(len(close))
+    for t in range(len(close)):
+        span = high[t] - low[t]
+        location = ((close[t] - low[t]) - (high[t] - close[t])) / span if span != 0.0 else 0.0
+        out[t] = location * volume[t]
+    return out
+
+
 def _money_flow_volume(b: Bars) -> np.ndarray:
-    location = safe_divide((b.close - b.low) - (b.high - b.close), b.high - b.low)
-    return np.nan_to_num(location, nan=0.0) * b.volume  # a bar with no range moves no money
+    return _money_flow_volume_of(b.high, b.low, b.close, b.volume)
 
 
 def _chaikin_money_flow(b: Bars) -> np.ndarray:
