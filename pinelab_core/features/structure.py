@@ -67,23 +67,28 @@ def _swing_state(
     and enters a ring buffer of the latest swings (highs and lows alike: old resistance becomes support) on
     that bar, so row t sees only swings known at t.
     """
-    ring_price, ring_bar = np.full(recent, np.nan), np.full(recent, -np.inf)
-    slot = 0
-    high_bar, low_bar, high_price, low_price = -np.inf, -np.inf, np.nan, np.nan
+    ring_price, ring_bar = np.full(recent, np.nan), np.zeros(recent, dtype=np.int64)
+    slot, stored = 0, 0  # next slot to write; swings in the ring, the oldest at (slot - stored) mod recent
+    high_bar, low_bar, high_price, low_price = -memory, -memory, np.nan, np.nan
     for t in range(len(close)):
         bar = t - right
         if bar >= left and is_pivot(high, bar, left, right, True):
             high_bar, high_price = bar, high[bar]
-            ring_price[slot], ring_bar[slot], slot = high[bar], bar, (slot + 1) % recent
+            ring_price[slot], ring_bar[slot] = high[bar], bar
+            slot, stored = (slot + 1) % recent, min(stored + 1, recent)
         if bar >= left and is_pivot(low, bar, left, right, False):
             low_bar, low_price = bar, low[bar]
-            ring_price[slot], ring_bar[slot], slot = low[bar], bar, (slot + 1) % recent
+            ring_price[slot], ring_bar[slot] = low[bar], bar
+            slot, stored = (slot + 1) % recent, min(stored + 1, recent)
         oldest = t - memory  # a pivot on this bar or before has aged out
+        while stored > 0 and ring_bar[(slot - stored) % recent] <= oldest:  # swings age out in the order they came
+            ring_price[(slot - stored) % recent] = np.nan
+            stored -= 1
         out[_HIGH_LEVEL, t], out[_HIGH_AGE, t] = (high_price, t - high_bar) if high_bar > oldest else (np.nan, np.nan)
         out[_LOW_LEVEL, t], out[_LOW_AGE, t] = (low_price, t - low_bar) if low_bar > oldest else (np.nan, np.nan)
         above, below = np.inf, -np.inf
         for i in range(recent):  # selects, not branches: which side a level falls on is a coin flip
-            level = ring_price[i] if ring_bar[i] > oldest else np.nan
+            level = ring_price[i]
             candidate_above = level if level > close[t] else np.inf
             candidate_below = level if level < close[t] else -np.inf
             above = candidate_above if candidate_above < above else above
