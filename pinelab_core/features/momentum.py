@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+import talib
+
 from pinelab_core.features.spec import (
+    Bars,
     ComputeFn,
     FeatureSpec,
     ema_weight,
@@ -36,6 +40,23 @@ def _indicator(name: str, function: str, inputs: str, description: str, output: 
 
 _STOCH = {"fastk_period": 5, "slowk_period": 3, "slowk_matype": 0, "slowd_period": 3, "slowd_matype": 0}
 _STOCHRSI = {"timeperiod": 14, "fastk_period": 5, "fastd_period": 3, "fastd_matype": 0}
+_STOCHRSI_LB = talib_lookback("STOCHRSI", **_STOCHRSI)
+_STOCHRSI_HISTORY = smoothing_history(_STOCHRSI_LB, wilder_weight(_STOCHRSI["timeperiod"]))
+
+
+def _stoch_rsi(b: Bars) -> tuple[np.ndarray, ...]:
+    """TA-Lib's STOCHRSI is STOCHF run on RSI(14) as high, low and close: the same numbers to the last bit,
+    from the RSI(14) that rsi_14 already computed."""
+
+    def make() -> tuple[np.ndarray, ...]:
+        rsi = b.ta("RSI", "c", timeperiod=_STOCHRSI["timeperiod"])[0]
+        k, d = talib.STOCHF(rsi, rsi, rsi, fastk_period=_STOCHRSI["fastk_period"],
+                            fastd_period=_STOCHRSI["fastd_period"], fastd_matype=_STOCHRSI["fastd_matype"])
+        return np.asarray(k, dtype=np.float64), np.asarray(d, dtype=np.float64)
+
+    return b.memo("stoch_rsi", make)
+
+
 _ULTOSC = {"timeperiod1": 7, "timeperiod2": 14, "timeperiod3": 28}
 _PPO = {"fastperiod": 12, "slowperiod": 26, "matype": 0}
 
@@ -45,10 +66,10 @@ SPECS: list[FeatureSpec] = [
     _indicator("stoch_k", "STOCH", "hlc", "Slow stochastic %K (5, 3): close within the 5-bar range, 0-100",
                output=0, **_STOCH),
     _indicator("stoch_d", "STOCH", "hlc", "Slow stochastic %D: 3-bar SMA of %K", output=1, **_STOCH),
-    _indicator("stochrsi_k", "STOCHRSI", "c", "Stochastic RSI fast %K: RSI(14) within its 5-bar range, 0-100",
-               output=0, smoothing=(wilder_weight(14),), **_STOCHRSI),
-    _indicator("stochrsi_d", "STOCHRSI", "c", "Stochastic RSI fast %D: 3-bar SMA of StochRSI %K",
-               output=1, smoothing=(wilder_weight(14),), **_STOCHRSI),
+    _f("stochrsi_k", _STOCHRSI_LB, "Stochastic RSI fast %K: RSI(14) within its 5-bar range, 0-100",
+       lambda b: _stoch_rsi(b)[0], history=_STOCHRSI_HISTORY, **_STOCHRSI),
+    _f("stochrsi_d", _STOCHRSI_LB, "Stochastic RSI fast %D: 3-bar SMA of StochRSI %K", lambda b: _stoch_rsi(b)[1],
+       history=_STOCHRSI_HISTORY, **_STOCHRSI),
     *(_indicator(f"cci_{n}", "CCI", "hlc", f"{n}-bar Commodity Channel Index: typical price vs its mean deviation",
                  timeperiod=n) for n in (14, 20)),
     _indicator("willr_14", "WILLR", "hlc", "14-bar Williams %R: close within the range, -100 (low) to 0 (high)",
