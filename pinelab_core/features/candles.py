@@ -48,35 +48,35 @@ _PERIODS = _TRACKS[:, 1].astype(np.float64)  # contiguous, so the averages below
 _TENTH, _NEAR, _FAR = 0.1, 0.2, 0.6  # factors of the high-low settings (doji body / very short shadow, near, far)
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _body(o: np.ndarray, c: np.ndarray, j: int) -> float:  # pragma: no cover - compiled
     return abs(c[j] - o[j])
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _white(o: np.ndarray, c: np.ndarray, j: int) -> bool:  # pragma: no cover - compiled
     return c[j] >= o[j]
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _color(o: np.ndarray, c: np.ndarray, j: int) -> float:  # pragma: no cover - compiled
     open_, close = o[j], c[j]
     return 1.0 if close >= open_ else -1.0
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _top(o: np.ndarray, c: np.ndarray, j: int) -> float:  # pragma: no cover - compiled
     open_, close = o[j], c[j]  # loaded first, so the choice compiles to a select, not a mispredicted branch
     return close if close >= open_ else open_
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _bottom(o: np.ndarray, c: np.ndarray, j: int) -> float:  # pragma: no cover - compiled
     open_, close = o[j], c[j]
     return open_ if close >= open_ else close
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _range_of(kind: int, o: np.ndarray, h: np.ndarray, low: np.ndarray, c: np.ndarray, j: int) -> float:
     return abs(c[j] - o[j]) if kind == 0 else h[j] - low[j]  # pragma: no cover - compiled
 
@@ -93,7 +93,7 @@ def _seed_tracks(i: int, o: np.ndarray, h: np.ndarray, low: np.ndarray, c: np.nd
                 totals[k] += _range_of(kind, o, h, low, c, j)
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _roll_tracks(i: int, o: np.ndarray, h: np.ndarray, low: np.ndarray, c: np.ndarray,
                  t: np.ndarray) -> None:  # pragma: no cover - compiled
     """After judging bar i (>= 13, every track running): add each track's newest range, drop its oldest.
@@ -136,7 +136,7 @@ def _roll_started_tracks(i: int, o: np.ndarray, h: np.ndarray, low: np.ndarray, 
             totals[k] += _range_of(kind, o, h, low, c, i - back) - _range_of(kind, o, h, low, c, i - back - period)
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _single_bar(i: int, o: np.ndarray, h: np.ndarray, low: np.ndarray, c: np.ndarray, a: np.ndarray,
                 out: np.ndarray) -> None:  # pragma: no cover - compiled
     """One-bar patterns: dojis, marubozu, spinning top, belt hold (first judged bar 10)."""
@@ -153,7 +153,7 @@ def _single_bar(i: int, o: np.ndarray, h: np.ndarray, low: np.ndarray, c: np.nda
     out[22, i] = _color(o, c, i) if belt else 0.0
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _hammer_family(i: int, o: np.ndarray, h: np.ndarray, low: np.ndarray, c: np.ndarray, a: np.ndarray,
                    out: np.ndarray) -> None:  # pragma: no cover - compiled
     """Small body with one long shadow: hammer, inverted hammer, hanging man, shooting star (first bar 11)."""
@@ -169,7 +169,7 @@ def _hammer_family(i: int, o: np.ndarray, h: np.ndarray, low: np.ndarray, c: np.
     out[6, i] = -1.0 if inverted_shape & (_bottom(o, c, i) > _top(o, c, i - 1)) else 0.0
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _engulfing(i: int, o: np.ndarray, c: np.ndarray) -> float:  # pragma: no cover - compiled
     """+-1 when this body engulfs the previous opposite body, +-0.8 when the two match at one end."""
     white, was_white = _white(o, c, i), _white(o, c, i - 1)
@@ -181,7 +181,7 @@ def _engulfing(i: int, o: np.ndarray, c: np.ndarray) -> float:  # pragma: no cov
     return _color(o, c, i) * strength if bullish | bearish else 0.0
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _inside(i: int, o: np.ndarray, c: np.ndarray, previous_long: bool, small: bool) -> float:  # pragma: no cover
     """Harami logic: a small body inside the previous long one; -colour of the long bar, 0.8 when touching."""
     top, bottom = _top(o, c, i), _bottom(o, c, i)
@@ -192,7 +192,7 @@ def _inside(i: int, o: np.ndarray, c: np.ndarray, previous_long: bool, small: bo
     return -_color(o, c, i - 1) * strength if previous_long & small else 0.0
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _two_bar(i: int, o: np.ndarray, h: np.ndarray, low: np.ndarray, c: np.ndarray, a: np.ndarray,
              out: np.ndarray) -> None:  # pragma: no cover - compiled
     """Harami (+ cross), piercing line, dark cloud cover, kicking (first judged bar 11)."""
@@ -216,7 +216,7 @@ def _two_bar(i: int, o: np.ndarray, h: np.ndarray, low: np.ndarray, c: np.ndarra
     out[23, i] = _color(o, c, i) if kicking else 0.0
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _stars(i: int, o: np.ndarray, c: np.ndarray, a: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover
     """Morning/evening star and doji star (penetration 0.3), three inside up/down (first judged bar 12)."""
     first, middle, body = _body(o, c, i - 2), _body(o, c, i - 1), _body(o, c, i)
@@ -237,7 +237,7 @@ def _stars(i: int, o: np.ndarray, c: np.ndarray, a: np.ndarray, out: np.ndarray)
     out[18, i] = -_color(o, c, i - 2) if inside & confirmed else 0.0
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _three_soldiers(i: int, o: np.ndarray, h: np.ndarray, c: np.ndarray, a: np.ndarray) -> float:  # pragma: no cover
     """Three white soldiers: rising white bodies, short upper shadows, each opening in or near the last body."""
     rising = _white(o, c, i - 2) & _white(o, c, i - 1) & _white(o, c, i) & (c[i] > c[i - 1]) & (c[i - 1] > c[i - 2])
@@ -250,7 +250,7 @@ def _three_soldiers(i: int, o: np.ndarray, h: np.ndarray, c: np.ndarray, a: np.n
     return 1.0 if rising & shadows & opens & bodies else 0.0
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _three_crows(i: int, o: np.ndarray, h: np.ndarray, low: np.ndarray, c: np.ndarray,
                  a: np.ndarray) -> float:  # pragma: no cover - compiled
     """Three black crows after a white bar: falling black bodies with short lower shadows (first bar 13)."""
@@ -262,7 +262,7 @@ def _three_crows(i: int, o: np.ndarray, h: np.ndarray, low: np.ndarray, c: np.nd
     return -1.0 if colours & shadows & opens & falling else 0.0
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _three_outside(i: int, o: np.ndarray, c: np.ndarray) -> float:  # pragma: no cover - compiled
     """Three outside up/down: an engulfing pair confirmed by the third close."""
     up = (_white(o, c, i - 1) & (not _white(o, c, i - 2)) & (c[i - 1] > o[i - 2]) & (o[i - 1] < c[i - 2])

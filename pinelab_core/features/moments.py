@@ -20,7 +20,7 @@ __all__ = ["rolling_skew_kurt"]
 FLAT_VARIANCE_SHARE = 1e-12
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _add_powers(sums: np.ndarray, x: float) -> None:  # pragma: no cover - compiled
     """Count a finite value and add x, x^2, x^3, x^4 to sums[0..4] (NaN adds nothing)."""
     if np.isfinite(x):
