@@ -49,8 +49,11 @@ def _autocorrelation(lag: int, period: int) -> ComputeFn:
     """Pearson correlation of the last `period` log returns with the same returns `lag` bars earlier."""
 
     def compute(b: Bars) -> np.ndarray:
-        earlier = lagged(b.log_return, lag)
-        return np.asarray(talib.CORREL(b.log_return, earlier, timeperiod=period), dtype=np.float64)
+        out = b.target if b.target is not None else np.empty(len(b))
+        out[: min(lag, len(out))] = np.nan
+        if len(out) > lag:  # views shifted by the lag, instead of a lagged copy: the same NaN start for TA-Lib
+            out[lag:] = talib.CORREL(b.log_return[lag:], b.log_return[:-lag], timeperiod=period)
+        return out
 
     return compute
 
