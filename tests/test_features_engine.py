@@ -63,6 +63,18 @@ def test_stable_names_equal_direct_talib_calls(bars: pd.DataFrame, matrix: pd.Da
     np.testing.assert_array_equal(matrix[name].to_numpy(), _reference(bars)[name])
 
 
+def test_derived_columns_equal_the_talib_functions_they_replace(bars: pd.DataFrame, matrix: pd.DataFrame) -> None:
+    """ADXR, the Aroon oscillator and StochRSI are rebuilt from outputs already computed: bit for bit TA-Lib's;
+    CMO from RSI to rounding."""
+    h, low, c = (bars[k].to_numpy() for k in ("high", "low", "close"))
+    np.testing.assert_array_equal(matrix["adxr_14"], talib.ADXR(h, low, c, 14))
+    np.testing.assert_array_equal(matrix["aroon_osc_25"], talib.AROONOSC(h, low, 25))
+    k, d = talib.STOCHRSI(c, 14, 5, 3, 0)
+    np.testing.assert_array_equal(matrix["stochrsi_k"], k)
+    np.testing.assert_array_equal(matrix["stochrsi_d"], d)
+    np.testing.assert_allclose(matrix["cmo_14"], talib.CMO(c, 14), rtol=0, atol=1e-12)
+
+
 def test_stable_names_equal_talib_on_simulated_market_data() -> None:
     from pinelab_core.data import load_ohlcv
 

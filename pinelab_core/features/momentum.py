@@ -57,6 +57,12 @@ def _stoch_rsi(b: Bars) -> tuple[np.ndarray, ...]:
     return b.memo("stoch_rsi", make)
 
 
+def _chande_momentum(b: Bars) -> np.ndarray:
+    """TA-Lib's CMO(14) smooths gains and losses as RSI(14) does, so it is 2 * RSI - 100: the same numbers to
+    1e-13 (a test checks it), from the RSI already computed instead of a second smoothing pass."""
+    return 2.0 * b.ta("RSI", "c", timeperiod=14)[0] - 100.0
+
+
 _ULTOSC = {"timeperiod1": 7, "timeperiod2": 14, "timeperiod3": 28}
 _PPO = {"fastperiod": 12, "slowperiod": 26, "matype": 0}
 
@@ -89,7 +95,8 @@ SPECS: list[FeatureSpec] = [
                **_ULTOSC),
     _indicator("ppo_12_26", "PPO", "c", "Percentage Price Oscillator: (SMA12 - SMA26) / SMA26 * 100 (TA-Lib default)",
                **_PPO),
-    _indicator("cmo_14", "CMO", "c", "14-bar Chande Momentum Oscillator, -100..100 (Wilder-smoothed in TA-Lib)",
-               smoothing=(wilder_weight(14),), timeperiod=14),
+    _f("cmo_14", talib_lookback("CMO", timeperiod=14), "14-bar Chande Momentum Oscillator, -100..100",
+       _chande_momentum, history=smoothing_history(talib_lookback("CMO", timeperiod=14), wilder_weight(14)),
+       timeperiod=14),
     _indicator("bop", "BOP", "ohlc", "Balance of Power: (close - open) / (high - low), -1..1"),
 ]
