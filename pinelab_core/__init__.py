@@ -12,7 +12,10 @@ Data
 Features
     build_features(ohlcv, groups=None, dtype="float64") -> causal feature matrix (frame, dict or panel)
     build_features_cached(ohlcv, settings, groups=None) -> the same, from the Parquet cache when possible
-    feature_catalog(groups=None) -> name, group, parameters, lookback, description per feature
+    feature_catalog(groups=None) -> name, group, parameters, lookback, history, start_dependent, scale_free, description
+    model_feature_names(names=None, *, include_price_levels=False, include_start_dependent=False) -> default model
+        inputs: scale-free, start-independent features in matrix order (train on these by default)
+    required_history(names) -> bars of trailing history inference needs for these features (slice that many)
     causality_audit(ohlcv, n_cuts=12, seed=0, groups=None) -> pass/fail per feature (look-ahead check)
     rank_features(features, label, method="mutual_info" | "lightgbm" | "permutation", train_end=...) -> ranking
     drop_correlated(features, threshold=0.95) -> features without near-duplicates
@@ -164,6 +167,8 @@ _EXPORTS: dict[str, str] = {
     "build_features": "pinelab_core.features",
     "build_features_cached": "pinelab_core.features",
     "feature_catalog": "pinelab_core.features",
+    "model_feature_names": "pinelab_core.features",
+    "required_history": "pinelab_core.features",
     "causality_audit": "pinelab_core.features",
     "rank_features": "pinelab_core.features",
     "drop_correlated": "pinelab_core.features",
