@@ -12,10 +12,10 @@ import difflib
 from collections.abc import Iterable
 
 from pinelab_core.errors import DataValidationError
-from pinelab_core.features.registry import FEATURE_GROUPS, SPECS
+from pinelab_core.features.registry import ALL_FEATURE_GROUPS, ALL_SPECS, FEATURE_GROUPS, OPTIONAL_GROUPS, SPECS
 from pinelab_core.features.spec import FeatureSpec
 
-__all__ = ["model_feature_names", "required_history"]
+__all__ = ["groups_to_build", "model_feature_names", "required_history"]
 
 
 def model_feature_names(
@@ -74,12 +74,25 @@ def _select(names: Iterable[str] | str | None) -> list[FeatureSpec]:
     if names is None:
         return list(SPECS)
     wanted = [n.strip() for n in (names.split(",") if isinstance(names, str) else names) if n and n.strip()]
-    by_name = {s.name for s in SPECS}
-    unknown = [n for n in wanted if n not in by_name and n.lower() not in FEATURE_GROUPS]
+    by_name = {s.name for s in ALL_SPECS}
+    unknown = [n for n in wanted if n not in by_name and n.lower() not in ALL_FEATURE_GROUPS]
     if unknown:
-        choices = sorted(by_name | set(FEATURE_GROUPS))
+        choices = sorted(by_name | set(ALL_FEATURE_GROUPS))
         hints = {n: difflib.get_close_matches(n, choices, n=1) for n in unknown}
         hint = " ".join(f"{n!r}: did you mean {h[0]!r}?" for n, h in hints.items() if h)
         raise DataValidationError(f"Unknown features or groups {unknown}; see feature_catalog(). {hint}".rstrip())
-    groups, columns = {n.lower() for n in wanted if n.lower() in FEATURE_GROUPS}, set(wanted)
-    return [s for s in SPECS if s.group in groups or s.name in columns]
+    groups, columns = {n.lower() for n in wanted if n.lower() in ALL_FEATURE_GROUPS}, set(wanted)
+    return [s for s in ALL_SPECS if s.group in groups or s.name in columns]
+
+
+_GROUP_OF: dict[str, str] = {s.name: s.group for s in ALL_SPECS}
+
+
+def groups_to_build(names: Iterable[str]) -> list[str] | None:
+    """The `groups` argument of `build_features` that yields these feature columns: None (the default build)
+    unless some belong to an optional group (e.g. a model trained on "mtf" features), then the default
+    groups plus those optional ones. Names PineLab does not build are left for the caller to report."""
+    optional = {_GROUP_OF.get(name) for name in names} & set(OPTIONAL_GROUPS)
+    if not optional:
+        return None
+    return [*FEATURE_GROUPS, *(g for g in OPTIONAL_GROUPS if g in optional)]

@@ -20,6 +20,7 @@ from pinelab_core.features import (
     levels,
     moments,
     momentum,
+    mtf,
     patterns,
     regime,
     spec,
@@ -33,7 +34,10 @@ from pinelab_core.features import (
 from pinelab_core.features import time as time_features
 from pinelab_core.features.spec import FeatureSpec
 
-__all__ = ["FEATURE_GROUPS", "FEATURE_SET_VERSION", "SPECS", "feature_catalog", "select_specs"]
+__all__ = [
+    "ALL_FEATURE_GROUPS", "ALL_SPECS", "FEATURE_GROUPS", "FEATURE_SET_VERSION", "OPTIONAL_GROUPS", "SPECS",
+    "feature_catalog", "select_specs",
+]
 
 #: Bump by hand when a change alters values without touching the spec modules' source (e.g. a new
 #: TA-Lib release with a changed definition); source edits change the version on their own.
@@ -51,17 +55,28 @@ _GROUP_MODULES: dict[str, ModuleType] = {
     "time": time_features,
     "spectral": spectral,
     "regime": regime,
+    "mtf": mtf,
 }
 
-#: Feature groups in matrix order.
-FEATURE_GROUPS: tuple[str, ...] = tuple(_GROUP_MODULES)
+#: Groups built only when named (`build_features(ohlcv, groups=[..., "mtf"])`): worth having, too costly for
+#: every default build (the feature benchmark's budget), or not wanted in every model.
+OPTIONAL_GROUPS: tuple[str, ...] = ("mtf",)
 
-#: Every feature PineLab computes, in matrix order.
-SPECS: tuple[FeatureSpec, ...] = tuple(s for module in _GROUP_MODULES.values() for s in module.SPECS)
+#: Every group, in matrix order.
+ALL_FEATURE_GROUPS: tuple[str, ...] = tuple(_GROUP_MODULES)
+
+#: The groups `build_features(ohlcv)` builds by default, in matrix order.
+FEATURE_GROUPS: tuple[str, ...] = tuple(g for g in ALL_FEATURE_GROUPS if g not in OPTIONAL_GROUPS)
+
+#: Every feature PineLab can compute, in matrix order.
+ALL_SPECS: tuple[FeatureSpec, ...] = tuple(s for module in _GROUP_MODULES.values() for s in module.SPECS)
+
+#: The features of the default build, in matrix order.
+SPECS: tuple[FeatureSpec, ...] = tuple(s for s in ALL_SPECS if s.group in FEATURE_GROUPS)
 
 
 def _check_registry() -> None:
-    names = [s.name for s in SPECS]
+    names = [s.name for s in ALL_SPECS]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:  # a programming error in a spec module, caught at import by every test run
         raise RuntimeError(f"Duplicate feature names in the registry: {duplicates}")
@@ -77,7 +92,7 @@ _check_registry()
 def _feature_set_version() -> str:
     """Hash of every spec's definition and of the code that computes it, plus a manual revision."""
     digest = hashlib.sha256(f"revision={FEATURE_ENGINE_REVISION}".encode())
-    for item in SPECS:
+    for item in ALL_SPECS:
         digest.update(f"{item.name}|{item.group}|{item.params_text}|{item.lookback}|{item.history}".encode())
     for module in (spec, levels, candles, moments, *_GROUP_MODULES.values()):  # definitions the groups reuse
         try:
@@ -92,7 +107,7 @@ FEATURE_SET_VERSION: str = _feature_set_version()
 
 
 def select_specs(groups: Iterable[str] | str | None = None) -> tuple[FeatureSpec, ...]:
-    """The specs of the named groups (all when None), in matrix order.
+    """The specs of the named groups (the default build's when None), in matrix order.
 
     Raises:
         DataValidationError: a group name is unknown (with the closest valid name as a hint).
@@ -103,14 +118,14 @@ def select_specs(groups: Iterable[str] | str | None = None) -> tuple[FeatureSpec
     wanted = [g.strip().lower() for g in names if g and g.strip()]
     unknown = [g for g in wanted if g not in _GROUP_MODULES]
     if unknown:
-        hints = [difflib.get_close_matches(g, FEATURE_GROUPS, n=1) for g in unknown]
+        hints = [difflib.get_close_matches(g, ALL_FEATURE_GROUPS, n=1) for g in unknown]
         hint = " ".join(f"{g!r}: did you mean {h[0]!r}?" for g, h in zip(unknown, hints, strict=True) if h)
-        valid = ", ".join(FEATURE_GROUPS)
+        valid = ", ".join(ALL_FEATURE_GROUPS)
         raise DataValidationError(f"Unknown feature group(s) {unknown}. Valid groups: {valid}. {hint}".rstrip())
     if not wanted:
-        raise DataValidationError(f"No feature group selected. Pick from: {', '.join(FEATURE_GROUPS)}.")
+        raise DataValidationError(f"No feature group selected. Pick from: {', '.join(ALL_FEATURE_GROUPS)}.")
     chosen = set(wanted)
-    return tuple(s for s in SPECS if s.group in chosen)
+    return tuple(s for s in ALL_SPECS if s.group in chosen)
 
 
 def feature_catalog(groups: Iterable[str] | str | None = None) -> pd.DataFrame:
