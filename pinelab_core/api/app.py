@@ -72,10 +72,10 @@ class InsightsApi:
         self.symbols = frozenset(s.upper() for s in settings.api_symbols)
 
     def start(self) -> None:
-        """Load the tokens once (before the first request) and start the refresh thread and the worker."""
+        """Load the tokens once (before the first request) and start their refresh thread; the worker pool
+        starts with the first question."""
         self.tokens.refresh()
         self.tokens.start()
-        self.worker.start()
 
     def close(self) -> None:
         self.tokens.close()

@@ -4,7 +4,8 @@ With `api_executor = "process"` (the default) answers are computed in `api_worke
 (spawned, not forked: the parent has threads), so a computation never holds the interpreter lock the
 alert path needs; models and frames stay loaded in the child between calls. `"thread"` runs them on a
 thread pool of the sidecar itself (tests, or a machine where a second process is too much memory).
-A child that dies is replaced; the request that saw it gets a 503.
+A child that dies is replaced; the request that saw it gets a 503. The pool starts with the first
+question, so a sidecar nobody asks never spends a process on it.
 """
 
 from __future__ import annotations
@@ -25,14 +26,6 @@ __all__ = ["ApiWorker"]
 log = logging.getLogger(__name__)
 
 
-def _warm_up() -> bool:
-    """Import what answers need, so the first request does not pay for it (runs in the worker)."""
-    import pinelab_core.insights.payload  # noqa: F401
-    import pinelab_core.signals.desk  # noqa: F401
-
-    return True
-
-
 class ApiWorker:
     """A pool computing `answer_query` off the event loop. `await run(query, known)` -> Answer or None."""
 
@@ -41,10 +34,6 @@ class ApiWorker:
         self.kind = settings.api_executor
         self._executor: Executor | None = None
         self._lock = threading.Lock()
-
-    def start(self) -> None:
-        """Create the pool and start warming it up (without waiting for it)."""
-        self._pool().submit(_warm_up)
 
     def close(self) -> None:
         with self._lock:

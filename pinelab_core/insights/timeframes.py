@@ -171,16 +171,23 @@ def multi_timeframe_view(symbol: str, timeframes: str | Iterable[str] | None = N
 
 def closed_frame(symbol: str, timeframe: str, source: str, settings: Settings,
                  as_of: pd.Timestamp | None = None) -> pd.DataFrame:
-    """The market's bars on `timeframe`, ending with the last bar closed by `as_of` (default: the newest)."""
+    """The market's bars on `timeframe`, ending with the last bar closed by `as_of` (default: the newest).
+
+    A replay cuts the frame the pages load (same first bar), so the signal desk tracks the same calls whether
+    it replays a moment or reads the newest bar; only a moment before that frame loads the span before it.
+    """
     from pinelab_core.data import load_ohlcv
     from pinelab_core.data.resample import closed_bars
 
-    frame = load_ohlcv(symbol, timeframe, end=as_of, source=source, settings=settings)
-    if as_of is not None:
-        frame = closed_bars(frame, timeframe, as_of)
-        if frame.empty:
+    frame = load_ohlcv(symbol, timeframe, source=source, settings=settings)
+    if as_of is None:
+        return frame
+    cut = closed_bars(frame, timeframe, as_of)
+    if cut.empty:
+        cut = closed_bars(load_ohlcv(symbol, timeframe, end=as_of, source=source, settings=settings), timeframe, as_of)
+        if cut.empty:
             raise DataValidationError(f"No {timeframe} bar of {symbol} had closed by {as_of}.")
-    return frame
+    return cut
 
 
 def timeframe_read(ohlcv: pd.DataFrame, symbol: str, timeframe: str, source: str, settings: Settings,
