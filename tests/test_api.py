@@ -286,3 +286,27 @@ def test_cli_creates_lists_and_revokes_tokens(capsys: pytest.CaptureFixture[str]
     assert "revoked" in capsys.readouterr().out
     assert main(["api-token", "create", "--name", "sheets-bot"]) == 2
     assert "exists" in capsys.readouterr().err
+
+
+def test_a_stale_answer_is_served_even_when_too_many_rechecks_are_queued(clock: _Clock) -> None:
+    """Regression: with the re-check queue full, an expired answer raised Busy (a 503) instead of being served."""
+
+    async def scenario() -> list[str]:
+        release = asyncio.Event()
+        first = {"done": False}
+
+        async def compute(query: Query, known: object) -> Answer:
+            if first["done"]:
+                await release.wait()  # re-checks hang until released
+            return Answer(200, query.symbol.encode(), inputs=(query.symbol,))
+
+        cache = AnswerCache(compute, ttl_s=30, timeout_s=10, max_pending=1)
+        for symbol in ("A", "B"):
+            await cache.get(Query("patterns", symbol))
+        first["done"] = True
+        clock.now += 31
+        served = [(await cache.get(Query("patterns", symbol)))[1] for symbol in ("A", "B")]
+        release.set()
+        return served
+
+    assert asyncio.run(scenario()) == ["stale", "stale"]

@@ -13,6 +13,7 @@ Everything here runs on the event loop and never blocks: it only looks up dicts 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -67,7 +68,8 @@ class AnswerCache:
                 self.counts["hit"] += 1
                 return entry.answer, "hit"
             if now < entry.stale_until:
-                self._flight(query, entry)
+                with contextlib.suppress(Busy):  # too many re-checks queued: this one waits for the next caller
+                    self._flight(query, entry)
                 self.counts["stale"] += 1
                 return entry.answer, "stale"
         task = self._flight(query, entry)
