@@ -34,6 +34,7 @@ ENV_OPTIONS: dict[str, Any] = {
 #: Training options: total timesteps, parallel environments, network shape.
 RUN_OPTIONS: dict[str, Any] = {"timesteps": 50_000, "n_envs": 4, "net_arch": [64, 64], "activation": "tanh"}
 AGENT_FILES = ("agent.zip", "agent.json", "normalization.json")
+EVALUATION_FILE = "evaluation.parquet"
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,7 @@ class AgentModel(Model):
         self.feature_columns: list[str] = []
         self.device_reason = ""
         self.training_summary: dict[str, Any] = {}
+        self.evaluation: pd.DataFrame | None = None  # out-of-sample equity per seed and baseline, saved with it
         self._zip_bytes: bytes | None = None
 
     # --- the Model interface --------------------------------------------------------------------------
@@ -147,6 +149,9 @@ class AgentModel(Model):
         paths[0].write_bytes(self._zip_bytes)
         paths[1].write_text(json.dumps(self._description(), indent=2), encoding="utf-8")
         paths[2].write_text(json.dumps(self.scaler.to_dict()), encoding="utf-8")
+        if self.evaluation is not None:
+            paths.append(directory / EVALUATION_FILE)
+            self.evaluation.to_parquet(paths[-1])
         return paths
 
     @classmethod
@@ -168,6 +173,8 @@ class AgentModel(Model):
                                     list(agent.params["net_arch"]), str(agent.params["activation"]))
         load_policy_weights(agent.policy, directory / "agent.zip")
         agent._zip_bytes = (directory / "agent.zip").read_bytes()
+        if (directory / EVALUATION_FILE).is_file():
+            agent.evaluation = pd.read_parquet(directory / EVALUATION_FILE)
         return agent
 
     # --- internals ------------------------------------------------------------------------------------
@@ -215,8 +222,8 @@ class DQNAgent(AgentModel):
     algorithm = "DQN"
     family = "q"
     continuous_ok = False
-    defaults = {"activation": "relu", "learning_rate": 1e-4, "buffer_size": 50_000, "learning_starts": 1_000, "batch_size": 64,
-                "gamma": 0.99, "train_freq": 4, "target_update_interval": 1_000, "exploration_fraction": 0.2,
+    defaults = {"activation": "relu", "learning_rate": 1e-4, "buffer_size": 50_000, "learning_starts": 1_000,
+                "batch_size": 64, "gamma": 0.99, "train_freq": 4, "target_update_interval": 1_000, "exploration_fraction": 0.2,
                 "exploration_final_eps": 0.05}
 
 
