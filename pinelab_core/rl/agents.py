@@ -223,8 +223,8 @@ class DQNAgent(AgentModel):
     family = "q"
     continuous_ok = False
     defaults = {"activation": "relu", "learning_rate": 1e-4, "buffer_size": 50_000, "learning_starts": 1_000,
-                "batch_size": 64, "gamma": 0.99, "train_freq": 4, "target_update_interval": 1_000, "exploration_fraction": 0.2,
-                "exploration_final_eps": 0.05}
+                "batch_size": 64, "gamma": 0.99, "train_freq": 4, "target_update_interval": 1_000,
+                "exploration_fraction": 0.2, "exploration_final_eps": 0.05}
 
 
 #: The agents by the short name they are chosen with (`create_model("ppo")`, `--models ppo`).

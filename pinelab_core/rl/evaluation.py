@@ -156,7 +156,7 @@ def _baselines(ohlcv: pd.DataFrame, oos: slice, agent: Any, seeds: Sequence[int]
         draws = rng.choice(positions, size=len(index)) if positions is not None else rng.uniform(-1, 1, len(index))
         random_runs.append(_backtest(ohlcv, pd.Series(draws, index=index), oos, agent))
     rows["random"] = {k: interquartile_mean([float(r.stats[k]) for r in random_runs]) for k in HEADLINE}
-    curves["random (seed %d)" % seeds[0]] = random_runs[0].equity["equity"]
+    curves[f"random (seed {seeds[0]})"] = random_runs[0].equity["equity"]
     if ensemble_positions is not None:
         calls = ensemble_positions.reindex(index)
         if calls.iloc[oos].notna().any():

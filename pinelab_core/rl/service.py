@@ -62,7 +62,7 @@ def train_agents(settings: Settings, request: TrainRequest, *, progress: Progres
     for number, (symbol, kind) in enumerate(tasks):
         ohlcv = load_ohlcv(symbol, request.timeframe, request.start, request.end, request.source, settings)
 
-        def tick(fraction: float, stage: str, event: Any, number: int = number) -> None:
+        def tick(fraction: float, stage: str, event: Any, number: int = number, symbol: str = symbol) -> None:
             if progress is not None:
                 progress((number + fraction) / len(tasks), f"{symbol} {stage}", event)
 
