@@ -29,6 +29,7 @@ from pinelab_core.rl.policy import ObservationScaler, build_policy, load_policy_
 __all__ = ["AgentProgress", "AgentProgressCallback", "learn_agent", "make_vec_env"]
 
 _TICKS = 100  # progress reports per run
+_TICK_S = 1.0  # ... and at least one a second, so a cancel request is heard within a second
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,7 @@ def _progress_callback(total: int, progress: AgentProgressCallback | None) -> An
     from stable_baselines3.common.callbacks import BaseCallback
 
     class Reporter(BaseCallback):
-        """Every `total / 100` steps: timesteps, mean reward of the last 20 episodes, the latest loss."""
+        """Every `total / 100` steps (or second): timesteps, mean reward of the last 20 episodes, the latest loss."""
 
         def __init__(self) -> None:
             super().__init__()
@@ -151,7 +152,7 @@ def _progress_callback(total: int, progress: AgentProgressCallback | None) -> An
             self.rewards: deque[float] = deque(maxlen=20)
             self.loss: float | None = None
             self.history: list[AgentProgress] = []
-            self.started = time.perf_counter()
+            self.started = self.reported = time.perf_counter()
 
         def _on_step(self) -> bool:
             for info in self.locals.get("infos", []):
@@ -163,8 +164,9 @@ def _progress_callback(total: int, progress: AgentProgressCallback | None) -> An
                 if key in values and np.isfinite(values[key]):
                     self.loss = float(values[key])
                     break
-            if self.num_timesteps >= self.next_tick:
-                self.next_tick += self.every
+            if self.num_timesteps >= self.next_tick or time.perf_counter() - self.reported > _TICK_S:
+                while self.next_tick <= self.num_timesteps:
+                    self.next_tick += self.every
                 self._report()
             return True
 
@@ -173,7 +175,8 @@ def _progress_callback(total: int, progress: AgentProgressCallback | None) -> An
 
         def _report(self) -> None:
             reward = float(np.mean(self.rewards)) if self.rewards else None
-            rate = self.num_timesteps / max(time.perf_counter() - self.started, 1e-9)
+            self.reported = time.perf_counter()
+            rate = self.num_timesteps / max(self.reported - self.started, 1e-9)
             tick = AgentProgress(int(self.num_timesteps), total, reward, self.loss, rate)
             self.history.append(tick)
             if progress is not None:
