@@ -9,6 +9,10 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+# The model registry lists the agents (`create_model("ppo")`) and the agents subclass its `Model`: loading the
+# models package first lets either side be imported first without a half-initialised module.
+import pinelab_core.models  # noqa: F401
+
 _EXPORTS: dict[str, str] = {
     "TradingEnv": "env", "DEFAULT_POSITIONS": "env",
     "DEFAULT_FEATURES": "features", "scale_free_features": "features", "observation_features": "features",
