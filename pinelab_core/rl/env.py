@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from pinelab_core.backtest import ExecutionModel
-from pinelab_core.backtest.kernel import N_LEDGER, N_STATE, N_TRADE, ST_COSTS
+from pinelab_core.backtest.kernel import N_TRADE
 from pinelab_core.backtest.result import market_arrays, trade_table
 from pinelab_core.backtest.run import check_market
 from pinelab_core.errors import DataValidationError
@@ -25,17 +25,13 @@ from pinelab_core.rl.features import ObservationFeatures, observation_features
 from pinelab_core.rl.stepping import (
     B_EQUITY,
     B_TARGET,
-    B_UNITS,
     E_DRAWDOWN_PENALTY,
     E_N,
-    E_PEAK,
     E_TURNOVER_PENALTY,
-    M_CLOSE,
-    N_EPISODE,
+    N_ACCOUNT,
     OBS_LIMIT,
+    account_views,
     begin_episode,
-    is_bust,
-    observe,
     step_episode,
 )
 
@@ -113,24 +109,24 @@ class TradingEnv(gym.Env):
         self._end = min(start + self._length, self.last_bar)
         self._episode[E_TURNOVER_PENALTY] = self.options["turnover_penalty"]
         self._episode[E_DRAWDOWN_PENALTY] = self.options["drawdown_penalty"]
-        begin_episode(self._market, self._book, self._params, self._state, self._ledger, self._saved, self._trades,
-                      self._episode, start)
-        return self._observation(), self._info(0.0)
+        begin_episode(self._market, self._book, self._params, self._account, self._trades, self._features,
+                      self._window, self._obs, start)
+        return self._obs.copy(), self._info(0.0)[0]
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
         """Decide `action` at this close; the engine fills it at the next open and marks the next close."""
         target = self.action_target(action)
-        reward = step_episode(self._market, self._book, self._params, self._state, self._ledger, self._saved,
-                              self._trades, self._episode, self._bar, target)
+        reward = step_episode(self._market, self._book, self._params, self._account, self._trades, self._features,
+                              self._window, self._obs, self._bar, target)
         self._bar += 1
-        terminated = bool(is_bust(self._state))
-        truncated = not terminated and self._bar >= self._end
-        return self._observation(), float(reward), terminated, truncated, self._info(target)
+        info, bust = self._info(target)
+        truncated = not bust and self._bar >= self._end
+        return self._obs.copy(), reward, bust, truncated, info
 
     def action_target(self, action: Any) -> float:
         """The target position an action stands for."""
         if self._discrete:
-            return self._positions[int(action)]
+            return self._positions[action]  # numpy integers index a tuple as they are
         return float(min(max(float(np.asarray(action).reshape(-1)[0]), -1.0), 1.0))
 
     # --- the episode as the backtester sees it --------------------------------------------------------
@@ -217,22 +213,14 @@ class TradingEnv(gym.Env):
         n = len(self.index)
         self._book = np.zeros((4, n))
         self._book[B_TARGET] = np.nan
-        self._state, self._ledger = np.zeros(N_STATE), np.zeros((1, N_LEDGER))
-        self._saved = np.zeros(N_STATE + N_LEDGER)
+        self._account = np.zeros(N_ACCOUNT)
+        self._state, self._ledger, self._episode, self._status = account_views(self._account)
         self._trades = np.empty((2 * self._length + 4, N_TRADE))
-        self._episode = np.zeros(N_EPISODE)
         self._obs = np.zeros(self.observation_space.shape, dtype=np.float32)
+        self._features, self._window = self.observed.values, int(self.options["window"])
         self._start = self._bar = self._end = self.first_bar
 
-    def _observation(self) -> np.ndarray:
-        observe(self.observed.values, self.options["window"], self._market, self._book, self._ledger, self._bar,
-                self._obs)
-        return self._obs.copy()
-
-    def _info(self, target: float) -> dict[str, float]:
-        bar = self._bar
-        equity = self._book[B_EQUITY, bar]
-        return {"equity": float(equity), "target": target,
-                "position": float(self._book[B_UNITS, bar] * self._market[M_CLOSE, bar] / equity) if equity > 0
-                else 0.0, "costs": float(self._state[ST_COSTS]), "trades": int(self._episode[E_N]),
-                "peak_equity": float(self._episode[E_PEAK]), "bar": bar, "time": int(self._times[bar])}
+    def _info(self, target: float) -> tuple[dict[str, Any], bool]:
+        equity, position, costs, trades, peak, bust = self._status.tolist()
+        return ({"equity": equity, "target": target, "position": position, "costs": costs, "trades": int(trades),
+                 "peak_equity": peak, "bar": self._bar, "time": int(self._times[self._bar])}, bust != 0.0)
