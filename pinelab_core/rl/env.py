@@ -76,7 +76,7 @@ class TradingEnv(gym.Env):
         if execution.get("rebalance_every", 0):
             raise DataValidationError("rebalance_every does not apply to an agent: it decides at every bar.")
         self.execution = ExecutionModel.from_options(fees=fees, slippage=slippage, init_cash=init_cash, **execution)
-        self.options = {"window": int(window), "action_mode": action_mode, "positions": [float(p) for p in positions],
+        self.options: dict[str, Any] = {"window": int(window), "action_mode": action_mode, "positions": [float(p) for p in positions],
                         "episode_bars": episode_bars, "turnover_penalty": float(turnover_penalty),
                         "drawdown_penalty": float(drawdown_penalty)}
         self._check_options()
@@ -199,8 +199,8 @@ class TradingEnv(gym.Env):
         return position
 
     def _build_spaces(self) -> None:
-        width = self.options["window"] * self.observed.values.shape[1] + 2
-        self.observation_space = gym.spaces.Box(-OBS_LIMIT, OBS_LIMIT, shape=(width,), dtype=np.float32)
+        self._width = int(self.options["window"] * self.observed.values.shape[1] + 2)
+        self.observation_space = gym.spaces.Box(-OBS_LIMIT, OBS_LIMIT, shape=(self._width,), dtype=np.float32)
         self._discrete = self.options["action_mode"] == "discrete"
         self._positions = tuple(self.options["positions"])
         self.action_space = gym.spaces.Discrete(len(self._positions)) if self._discrete else gym.spaces.Box(
@@ -216,7 +216,7 @@ class TradingEnv(gym.Env):
         self._account = np.zeros(N_ACCOUNT)
         self._state, self._ledger, self._episode, self._status = account_views(self._account)
         self._trades = np.empty((2 * self._length + 4, N_TRADE))
-        self._obs = np.zeros(self.observation_space.shape, dtype=np.float32)
+        self._obs = np.zeros(self._width, dtype=np.float32)
         self._features, self._window = self.observed.values, int(self.options["window"])
         self._start = self._bar = self._end = self.first_bar
 

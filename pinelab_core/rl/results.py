@@ -49,7 +49,8 @@ def agent_results(settings: Settings, name: str, version: int | None = None) -> 
     per_seed = pd.DataFrame({stat: {"IQM": metrics.get(f"{stat}_iqm"), "lowest seed": metrics.get(f"{stat}_min"),
                                     "highest seed": metrics.get(f"{stat}_max")} for stat in HEADLINE})
     baselines = pd.DataFrame.from_dict(options.get("baselines", {}), orient="index")
-    equity = agent.evaluation if getattr(agent, "evaluation", None) is not None else pd.DataFrame()
+    stored = getattr(agent, "evaluation", None)
+    equity = stored if stored is not None else pd.DataFrame()
     return AgentResults(
         ref=loaded.info.ref, name=loaded.info.name, version=loaded.info.version, kind=loaded.info.kind,
         status=loaded.info.status, device=loaded.info.device, device_reason=str(options.get("device_reason", "")),

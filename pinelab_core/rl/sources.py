@@ -45,7 +45,7 @@ def agent_signals(view: MarketView, role: str, source: str) -> list[Signal]:
         signals.append(Signal(source, view.symbol, view.timeframe, view.ohlcv.index[bar], side,
                               float(min(max(confidence[bar], 0.0), 1.0)), view.horizon, str(regimes[bar]),
                               float(closes[bar])))
-        last_side, last_bar = side, bar
+        last_side, last_bar = side, int(bar)
     return signals
 
 
