@@ -76,9 +76,10 @@ class TradingEnv(gym.Env):
         if execution.get("rebalance_every", 0):
             raise DataValidationError("rebalance_every does not apply to an agent: it decides at every bar.")
         self.execution = ExecutionModel.from_options(fees=fees, slippage=slippage, init_cash=init_cash, **execution)
-        self.options: dict[str, Any] = {"window": int(window), "action_mode": action_mode, "positions": [float(p) for p in positions],
-                        "episode_bars": episode_bars, "turnover_penalty": float(turnover_penalty),
-                        "drawdown_penalty": float(drawdown_penalty)}
+        self.options: dict[str, Any] = {
+            "window": int(window), "action_mode": action_mode, "positions": [float(p) for p in positions],
+            "episode_bars": episode_bars, "turnover_penalty": float(turnover_penalty),
+            "drawdown_penalty": float(drawdown_penalty)}
         self._check_options()
         self.index = ohlcv.index
         self._times = ohlcv.index.asi8.copy()
