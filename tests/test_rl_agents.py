@@ -172,3 +172,18 @@ def test_cancelling_an_rl_job_stops_it(settings: Settings, monkeypatch: pytest.M
     finally:
         timer.cancel()
     assert status == "cancelled" and get_job(settings, job_id).progress < 0.5
+
+
+@pytest.mark.parametrize("kind, extra", [("a2c", {"action_mode": "continuous"}), ("dqn", {"learning_starts": 100})])
+def test_a2c_and_dqn_learn_trade_and_reload(kind: str, extra: dict, market: pd.DataFrame, tmp_path: Path) -> None:
+    from pinelab_core.models import model_class
+
+    params = {k: v for k, v in TINY.items() if k not in ("n_steps", "batch_size", "n_epochs")}
+    agent = create_model(kind, seed=1, **params, **extra)
+    agent.learn(market, bars=(0, 699))
+    rollout = agent.act(market, start=700)
+    traded = rollout.targets.iloc[700:]
+    assert traded.between(-1, 1).all() and rollout.confidence.iloc[700:].between(0, 1).all()
+    agent.save(tmp_path / kind)
+    again = model_class(kind).load(tmp_path / kind).act(market, start=700)
+    pd.testing.assert_series_equal(again.targets, rollout.targets)

@@ -149,23 +149,30 @@ def test_the_step_runs_without_pandas(market: pd.DataFrame) -> None:
     assert entered == []
 
 
-def test_works_vectorised_in_dummy_and_subprocess_vec_envs(market: pd.DataFrame) -> None:
-    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
+def _run_vectorised(vec) -> None:  # type: ignore[no-untyped-def]
+    try:
+        vec.seed(3)
+        obs = vec.reset()
+        assert obs.shape == (2, vec.observation_space.shape[0])
+        for _ in range(25):  # past an episode end: auto-reset
+            obs, rewards, dones, infos = vec.step(np.array([2, 0]))
+        assert np.isfinite(rewards).all() and all("equity" in i for i in infos)
+    finally:
+        vec.close()
 
-    def make(seed: int):  # type: ignore[no-untyped-def]
-        return lambda: TradingEnv(market, episode_bars=20, **COSTS)
 
-    for vec_cls in (DummyVecEnv, SubprocVecEnv):
-        vec = vec_cls([make(0), make(1)])
-        try:
-            vec.seed(3)
-            obs = vec.reset()
-            assert obs.shape == (2, vec.observation_space.shape[0])
-            for _ in range(25):  # past an episode end: auto-reset
-                obs, rewards, dones, infos = vec.step(np.array([2, 0]))
-            assert np.isfinite(rewards).all() and all("equity" in i for i in infos)
-        finally:
-            vec.close()
+def test_works_vectorised_in_a_dummy_vec_env(market: pd.DataFrame) -> None:
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    _run_vectorised(DummyVecEnv([lambda: TradingEnv(market, episode_bars=20, **COSTS)] * 2))
+
+
+@pytest.mark.slow
+def test_works_vectorised_in_a_subprocess_vec_env(market: pd.DataFrame) -> None:
+    """Two fresh interpreters (spawn: independent of any forkserver other tests in this process used)."""
+    from stable_baselines3.common.vec_env import SubprocVecEnv
+
+    _run_vectorised(SubprocVecEnv([lambda: TradingEnv(market, episode_bars=20, **COSTS)] * 2, start_method="spawn"))
 
 
 @pytest.mark.parametrize("options, message", [
