@@ -41,7 +41,7 @@ try:
     desk = run_signal_desk(ohlcv, selection.symbol, selection.timeframe.value, engine=engine, settings=settings,
                            sources=sources, horizon=horizon)
     feed = signal_feed(engine)
-    activity = webhook_activity(engine)
+    activity = webhook_activity(engine, secrets=(settings.webhook_secret, settings.webhook_hmac_secret))
     markets = latest_consensus(engine)
 except PinelabError as exc:
     show_error(exc)

@@ -78,7 +78,7 @@ except PinelabError as exc:
     st.stop()
 result, stats = run.result, run.result.stats
 
-cols = st.columns(6)
+cols = [*st.columns(3), *st.columns(3)]  # six in a row cut the values off below ~1,400 px
 cols[0].metric("Total return", f"{stats['total_return']:.1%}", f"buy-and-hold {stats['buy_and_hold_return']:.1%}",
                delta_color="off")
 cols[1].metric("CAGR", f"{stats['cagr']:.1%}")

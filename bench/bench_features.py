@@ -1,17 +1,21 @@
 """Feature engine throughput on one-minute bars, side by side with raw TA-Lib and the `ta` package.
 
+Two series of `--bars` one-minute bars: the demo FX market (24/5 sessions, weekend gaps, GARCH volatility)
+and a plain random walk (no sessions, no gaps).
+
 1. The 13 classic indicator calls behind the stable names (RSI, MACD, Bollinger, ATR, ADX, CCI, Williams %R,
    MFI, Stochastic, OBV, SMA, EMA, ROC): raw TA-Lib, PineLab's feature specs for the same names, and `ta`.
    `ta` is timed on `--ta-bars` rows and scaled linearly to `--bars` (its ADX and CCI loop in Python).
-2. The full matrix (every feature), each group on its own, and the time of each feature inside one
-   full build (shared intermediates are charged to the first feature that needs them).
-3. Peak memory of one full build (tracemalloc: every NumPy/pandas allocation) and the process's peak RSS.
+2. The full matrix (every feature) on both series, timed in rounds that alternate with raw TA-Lib so both
+   see the same machine load; the ratio is best full build / best TA-Lib run, in wall time and CPU time.
+3. Each group on its own and the time of each feature inside one full build (FX series).
+4. Peak memory of one full build (tracemalloc: every NumPy/pandas allocation) and the process's peak RSS.
 
-    python bench/bench_features.py                      # 1M bars, ta on 100k, best of 3
-    python bench/bench_features.py --bars 200000 --repeats 1
+    python bench/bench_features.py                      # 1M bars, ta on 100k, 5 rounds
+    python bench/bench_features.py --bars 200000 --repeats 2
 
-Times are the best of `--repeats` runs; the machine may be shared, so treat them as noisy.
-Results go to bench/results/features.md.
+The machine may be shared: the report gives the load average before and after, and CPU time beside wall
+time. Results go to bench/results/features.md.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import resource
 import time
 import tracemalloc
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +36,7 @@ import talib
 
 from pinelab_core.data import load_ohlcv
 from pinelab_core.features import FEATURE_GROUPS, build_features
+from pinelab_core.features.builder import _release_plan
 from pinelab_core.features.registry import SPECS
 from pinelab_core.features.spec import Bars
 
@@ -39,26 +45,48 @@ STABLE_NAMES = ("rsi_14", "macd", "macd_signal", "macd_hist", "bb_upper_20", "bb
                 "adx_14", "cci_14", "willr_14", "mfi_14", "stoch_k", "stoch_d", "obv", "sma_50", "ema_20", "roc_10")
 
 
-def best_time(action: Callable[[], object], repeats: int) -> float:
-    """Best wall time of `action` over `repeats` runs (the first run also warms caches and numba)."""
-    best = float("inf")
-    for _ in range(repeats):
-        started = time.perf_counter()
+@dataclass
+class Timing:
+    """Best wall and CPU seconds over the runs of one task."""
+
+    wall: float = float("inf")
+    cpu: float = float("inf")
+
+    def run(self, action: Callable[[], object]) -> None:
+        wall, cpu = time.perf_counter(), time.process_time()
         action()
-        best = min(best, time.perf_counter() - started)
-    return best
+        self.wall = min(self.wall, time.perf_counter() - wall)
+        self.cpu = min(self.cpu, time.process_time() - cpu)
 
 
-def minute_bars(n: int) -> pd.DataFrame:
+def best_time(action: Callable[[], object], repeats: int) -> Timing:
+    timing = Timing()
+    for _ in range(repeats):
+        timing.run(action)
+    return timing
+
+
+def fx_minute_bars(n: int) -> pd.DataFrame:
     """The latest `n` one-minute bars of the demo FX market (24/5 sessions, GARCH volatility, gaps)."""
     weeks = n / (5 * 24 * 60) * 1.1 + 1
     start = pd.Timestamp("2026-10-31", tz="UTC") - pd.Timedelta(weeks=weeks)
     return load_ohlcv("DEMO-FX", "1m", start=start, source="demo").tail(n)
 
 
+def random_walk_bars(n: int, seed: int = 0) -> pd.DataFrame:
+    """`n` continuous one-minute bars of a geometric random walk: no sessions, no gaps, lognormal volume."""
+    rng = np.random.default_rng(seed)
+    close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.001, n)))
+    open_ = np.concatenate([[100.0], close[:-1]]) * np.exp(rng.normal(0.0, 0.0002, n))
+    spread = np.abs(rng.normal(0.0, 0.0005, n)) * close
+    index = pd.date_range("2020-01-01", periods=n, freq="1min", tz="UTC", name="time")
+    return pd.DataFrame({"open": open_, "high": np.maximum(open_, close) + spread,
+                         "low": np.minimum(open_, close) - spread, "close": close,
+                         "volume": rng.lognormal(10.0, 0.5, n)}, index=index)
+
+
 def talib_13(bars: pd.DataFrame) -> None:
-    o, h, low, c, v = (np.ascontiguousarray(bars[k].to_numpy()) for k in ("open", "high", "low", "close", "volume"))
-    del o
+    h, low, c, v = (np.ascontiguousarray(bars[k].to_numpy()) for k in ("high", "low", "close", "volume"))
     talib.RSI(c, 14), talib.MACD(c), talib.BBANDS(c, 20), talib.ATR(h, low, c, 14), talib.ADX(h, low, c, 14)
     talib.CCI(h, low, c, 14), talib.WILLR(h, low, c, 14), talib.MFI(h, low, c, v, 14), talib.STOCH(h, low, c)
     talib.OBV(c, v), talib.SMA(c, 50), talib.EMA(c, 20), talib.ROC(c, 10)
@@ -94,16 +122,28 @@ def ta_13(bars: pd.DataFrame) -> None:
     ta.momentum.ROCIndicator(c, 10).roc()
 
 
+def full_against_talib(bars: pd.DataFrame, rounds: int) -> tuple[Timing, Timing]:
+    """(raw TA-Lib 13, full matrix), timed in alternating rounds so both meet the same load."""
+    raw, full = Timing(), Timing()
+    for _ in range(rounds):
+        raw.run(lambda: talib_13(bars))
+        full.run(lambda: build_features(bars))
+    return raw, full
+
+
 def per_feature_times(bars: pd.DataFrame) -> pd.DataFrame:
-    """Seconds per feature inside one full build in matrix order (shared work lands on its first user in a group)."""
-    context, group = Bars(bars), SPECS[0].group
+    """Seconds per feature inside one full build in matrix order (shared work lands on its first user)."""
+    names = tuple(s.name for s in SPECS)
+    matrix = np.empty((len(bars), len(names)), order="F")
+    matrix.fill(0.0)  # paged in before timing: the matrix's page faults are no single feature's cost
+    context, plan = Bars(bars, matrix, {name: k for k, name in enumerate(names)}), _release_plan(names)
     rows = []
-    for spec in SPECS:
-        if spec.group != group:  # as build_features does: one memo per group
-            context, group = Bars(bars), spec.group
-        started = time.perf_counter()
-        spec.compute(context)
-        rows.append((spec.name, spec.group, time.perf_counter() - started))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for column, spec in enumerate(SPECS):
+            started = time.perf_counter()
+            matrix[:, column] = spec.compute(context)
+            rows.append((spec.name, spec.group, time.perf_counter() - started))
+            context.release(plan[column])
     return pd.DataFrame(rows, columns=["feature", "group", "seconds"])
 
 
@@ -119,43 +159,63 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1e3:,.0f} ms"
 
 
-def report(args: argparse.Namespace, n: int, timings: dict[str, float], groups: dict[str, float],
-           features: pd.DataFrame, memory: int) -> str:
+def load_text() -> str:
+    return ", ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def ratio_rows(series: dict[str, tuple[Timing, Timing]]) -> list[str]:
+    lines = ["| series | raw TA-Lib 13 (wall / CPU) | all features (wall / CPU) | ratio wall | ratio CPU | <= 12x |",
+             "|---|---:|---:|---:|---:|:---:|"]
+    for name, (raw, full) in series.items():
+        wall, cpu = full.wall / raw.wall, full.cpu / raw.cpu
+        lines.append(f"| {name} | {ms(raw.wall)} / {ms(raw.cpu)} | {ms(full.wall)} / {ms(full.cpu)} | "
+                     f"**{wall:.1f}x** | {cpu:.1f}x | {'yes' if wall <= 12 else 'no'} |")
+    return lines
+
+
+def report(args: argparse.Namespace, n: int, timings: dict[str, Timing], series: dict[str, tuple[Timing, Timing]],
+           groups: dict[str, float], features: pd.DataFrame, memory: int, loads: tuple[str, str]) -> str:
     n_features = len(SPECS)
+    raw, full = series["DEMO-FX"]
     scale = n / args.ta_bars
-    full, raw, ours, ta_time = timings["full"], timings["talib"], timings["pinelab13"], timings["ta"] * scale
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    ours, ta_time = timings["pinelab13"].wall, timings["ta"].wall * scale
     lines = [
         "# Feature engine throughput",
         "",
         f"Measured by `python bench/bench_features.py --bars {args.bars} --ta-bars {args.ta_bars} "
         f"--repeats {args.repeats}` on {platform.machine()}, {os.cpu_count()} cores, Python "
-        f"{platform.python_version()}, pandas {pd.__version__}, TA-Lib {talib.__version__}; {n:,} one-minute "
-        f"DEMO-FX bars; best of {args.repeats}. Load average at the end: {load} (a shared machine: noisy).",
+        f"{platform.python_version()}, pandas {pd.__version__}, TA-Lib {talib.__version__}; {n:,} one-minute bars "
+        f"per series; best of {args.repeats} rounds. Load average (1, 5, 15 min) before: {loads[0]}; after: "
+        f"{loads[1]} (a shared machine: the CPU-time ratio is the steadier one).",
         "",
-        "| task | time | per feature/indicator | vs raw TA-Lib (13) |",
+        f"All {n_features} features against the 13 raw TA-Lib calls, on both series (rounds alternate the two):",
+        "",
+        *ratio_rows(series),
+        "",
+        "| task (DEMO-FX) | time | per feature/indicator | vs raw TA-Lib (13) |",
         "|---|---:|---:|---:|",
-        f"| raw TA-Lib, 13 classic indicator calls | {ms(raw)} | {ms(raw / 13)} | 1.0x |",
-        f"| PineLab, the same 13 (18 stable-name columns) | {ms(ours)} | {ms(ours / 13)} | {ours / raw:.1f}x |",
+        f"| raw TA-Lib, 13 classic indicator calls | {ms(raw.wall)} | {ms(raw.wall / 13)} | 1.0x |",
+        f"| PineLab, the same 13 (18 stable-name columns) | {ms(ours)} | {ms(ours / 13)} | {ours / raw.wall:.1f}x |",
         f"| `ta` package, the same 13 (timed on {args.ta_bars:,} bars, x{scale:g}) | {ms(ta_time)} | "
-        f"{ms(ta_time / 13)} | {ta_time / raw:.1f}x |",
-        f"| **PineLab, all {n_features} features** | **{ms(full)}** | {ms(full / n_features)} | "
-        f"**{full / raw:.1f}x** |",
-        f"| PineLab, all {n_features} features, `dtype=\"float32\"` | {ms(timings['full32'])} | "
-        f"{ms(timings['full32'] / n_features)} | {timings['full32'] / raw:.1f}x |",
+        f"{ms(ta_time / 13)} | {ta_time / raw.wall:.1f}x |",
+        f"| **PineLab, all {n_features} features** | **{ms(full.wall)}** | {ms(full.wall / n_features)} | "
+        f"**{full.wall / raw.wall:.1f}x** |",
+        f"| PineLab, all {n_features} features, `dtype=\"float32\"` | {ms(timings['full32'].wall)} | "
+        f"{ms(timings['full32'].wall / n_features)} | {timings['full32'].wall / raw.wall:.1f}x |",
         f"| PineLab, sum of the {len(groups)} groups built one by one | {ms(sum(groups.values()))} | "
-        f"{ms(sum(groups.values()) / n_features)} | {sum(groups.values()) / raw:.1f}x |",
+        f"{ms(sum(groups.values()) / n_features)} | {sum(groups.values()) / raw.wall:.1f}x |",
         "",
         "| target | measured | met |",
         "|---|---:|:---:|",
-        f"| all features <= ~12x raw TA-Lib's 13 | {full / raw:.1f}x | {'yes' if full / raw <= 12 else 'no'} |",
+        *(f"| all features <= 12x raw TA-Lib's 13, {name} | {f.wall / r.wall:.1f}x | "
+          f"{'yes' if f.wall / r.wall <= 12 else 'no'} |" for name, (r, f) in series.items()),
         f"| >= 20x faster than `ta` on the shared indicators | {ta_time / ours:.0f}x | "
         f"{'yes' if ta_time / ours >= 20 else 'no'} |",
         f"| peak memory of a full build < 2 GB | {memory / 2**30:.2f} GB traced, "
         f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GB process peak RSS | "
         f"{'yes' if memory < 2 * 2**30 else 'no'} |",
         "",
-        "Per group (each built on its own, so shared inputs such as ATR are recomputed per group):",
+        "Per group (DEMO-FX; each built on its own, so shared inputs such as ATR are recomputed per group):",
         "",
         "| group | features | time | per feature |",
         "|---|---:|---:|---:|",
@@ -163,8 +223,9 @@ def report(args: argparse.Namespace, n: int, timings: dict[str, float], groups: 
     counts = features.groupby("group").size()
     lines += [f"| {g} | {counts[g]} | {ms(t)} | {ms(t / counts[g])} |" for g, t in groups.items()]
     slowest = features.sort_values("seconds", ascending=False).head(12)
-    lines += ["", f"Slowest features inside one full build (median feature: {ms(features['seconds'].median())}):",
-              "", "| feature | group | time |", "|---|---|---:|"]
+    lines += ["", "Slowest features inside one full build (DEMO-FX; a kernel that fills several columns is charged "
+              f"to the first; median feature: {ms(features['seconds'].median())}):", "",
+              "| feature | group | time |", "|---|---|---:|"]
     lines += [f"| {r.feature} | {r.group} | {ms(r.seconds)} |" for r in slowest.itertuples(index=False)]
     return "\n".join(lines) + "\n"
 
@@ -173,23 +234,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bars", type=int, default=1_000_000)
     parser.add_argument("--ta-bars", type=int, default=100_000)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
-    bars = minute_bars(args.bars)
-    n = len(bars)
-    build_features(bars.head(5_000))  # compile the numba kernels before timing anything
+    fx, walk = fx_minute_bars(args.bars), random_walk_bars(args.bars)
+    n = len(fx)
+    build_features(fx.head(5_000))  # load (or compile) the numba kernels before timing anything
+    before = load_text()
+    series = {"DEMO-FX": full_against_talib(fx, args.repeats), "random walk": full_against_talib(walk, args.repeats)}
     timings = {
-        "talib": best_time(lambda: talib_13(bars), args.repeats),
-        "pinelab13": best_time(lambda: pinelab_13(bars), args.repeats),
-        "ta": best_time(lambda: ta_13(bars.tail(args.ta_bars)), 1),
-        "full": best_time(lambda: build_features(bars), args.repeats),
-        "full32": best_time(lambda: build_features(bars, dtype="float32"), args.repeats),
+        "pinelab13": best_time(lambda: pinelab_13(fx), args.repeats),
+        "ta": best_time(lambda: ta_13(fx.tail(args.ta_bars)), 1),
+        "full32": best_time(lambda: build_features(fx, dtype="float32"), args.repeats),
     }
-    groups = {g: best_time(lambda g=g: build_features(bars, groups=[g]), args.repeats) for g in FEATURE_GROUPS}
-    features = per_feature_times(bars)
-    memory = peak_memory(bars)
-    text = report(args, n, timings, groups, features, memory)
+    groups = {g: best_time(lambda g=g: build_features(fx, groups=[g]), args.repeats).wall for g in FEATURE_GROUPS}
+    features = per_feature_times(fx)
+    memory = peak_memory(fx)
+    text = report(args, n, timings, series, groups, features, memory, (before, load_text()))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")
     print(text)

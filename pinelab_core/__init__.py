@@ -12,7 +12,10 @@ Data
 Features
     build_features(ohlcv, groups=None, dtype="float64") -> causal feature matrix (frame, dict or panel)
     build_features_cached(ohlcv, settings, groups=None) -> the same, from the Parquet cache when possible
-    feature_catalog(groups=None) -> name, group, parameters, lookback, description per feature
+    feature_catalog(groups=None) -> name, group, parameters, lookback, history, start_dependent, scale_free, description
+    model_feature_names(names=None, *, include_price_levels=False, include_start_dependent=False) -> default model
+        inputs: scale-free, start-independent features in matrix order (train on these by default)
+    required_history(names) -> bars of trailing history inference needs for these features (slice that many)
     causality_audit(ohlcv, n_cuts=12, seed=0, groups=None) -> pass/fail per feature (look-ahead check)
     rank_features(features, label, method="mutual_info" | "lightgbm" | "permutation", train_end=...) -> ranking
     drop_correlated(features, threshold=0.95) -> features without near-duplicates
@@ -72,6 +75,8 @@ Signals and the TradingView webhook
     list_alerts(engine, limit=50) -> received alerts, newest first; signal_feed(engine) -> alerts + every source's calls
     SIGNAL_SOURCES, register_source(name, produce, description); Signal, AggregateSignal, WeightRule, SizingRule
     create_webhook_app(settings) -> FastAPI sidecar (`pinelab webhook` serves it)
+Storage
+    check_store(settings) -> StoreReport (backend, schema version, row counts; `pinelab db check`)
 Configuration and errors
     Settings, PinelabError, DataFetchError, DataValidationError, ConfigError, ModelSchemaError, ...
 """
@@ -98,6 +103,8 @@ _EXPORTS: dict[str, str] = {
     "WeightRule": "pinelab_core.signals.weights",
     "create_webhook_app": "pinelab_core.webhook",
     "Settings": "pinelab_core.config",
+    "check_store": "pinelab_core.store",
+    "StoreReport": "pinelab_core.store",
     "walk_forward": "pinelab_core.training",
     "TrainReport": "pinelab_core.training",
     "LabelSpec": "pinelab_core.training",
@@ -168,6 +175,8 @@ _EXPORTS: dict[str, str] = {
     "build_features": "pinelab_core.features",
     "build_features_cached": "pinelab_core.features",
     "feature_catalog": "pinelab_core.features",
+    "model_feature_names": "pinelab_core.features",
+    "required_history": "pinelab_core.features",
     "causality_audit": "pinelab_core.features",
     "rank_features": "pinelab_core.features",
     "drop_correlated": "pinelab_core.features",

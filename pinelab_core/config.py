@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from pinelab_core.errors import ConfigError
+from pinelab_core.errors import MASK, ConfigError, redact_url
 
 __all__ = ["Settings", "TRADINGVIEW_SENDER_IPS"]
 
@@ -37,11 +37,27 @@ class Settings:
     webhook_hmac_secret: str = ""
     webhook_host: str = "127.0.0.1"
     webhook_port: int = 8787
-    webhook_rate_limit: float = 20.0  # alerts per second per client; 0 = off
+    webhook_rate_limit: float = 20.0  # failed authentications per second per client; 0 = off
     webhook_ip_allowlist: tuple[str, ...] = ()
     webhook_trust_forwarded: bool = False
     webhook_public_url: str = ""
     webhook_enrich: bool = True  # add market context and model opinion to alerts after answering
+    webhook_insecure: bool = False  # accept alerts with no secret configured (loopback only; warns)
+    webhook_store_wait_s: float = 2.0  # longest an alert waits for a locked store before its 503
+    webhook_audit_days: int = 30  # how long the webhook's request audit is kept
+    webhook_sqlite_synchronous: str = "FULL"  # FULL: an acknowledged alert survives power loss; NORMAL: a crash
+
+    def __repr__(self) -> str:
+        """Like the dataclass repr, with both webhook secrets and any database password masked."""
+        shown = []
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if field.name in _SECRET_FIELDS and value:
+                value = MASK
+            elif field.name == "database_url":
+                value = redact_url(value)
+            shown.append(f"{field.name}={value!r}")
+        return f"Settings({', '.join(shown)})"
 
     @property
     def resolved_database_url(self) -> str:
@@ -70,9 +86,22 @@ class Settings:
         settings = cls(**values)
         if settings.device not in {"auto", "cpu", "cuda", "mps"} and not settings.device.startswith("cuda:"):
             raise ConfigError(f"PINELAB_DEVICE={settings.device!r} is not a device. Use auto, cpu, cuda or mps.")
-        if settings.max_concurrent_jobs < 1:
-            raise ConfigError("PINELAB_MAX_CONCURRENT_JOBS must be at least 1.")
+        _check(settings)
         return settings
+
+
+_SECRET_FIELDS = frozenset({"webhook_secret", "webhook_hmac_secret"})
+
+
+def _check(settings: Settings) -> None:
+    if settings.max_concurrent_jobs < 1:
+        raise ConfigError("PINELAB_MAX_CONCURRENT_JOBS must be at least 1.")
+    if settings.webhook_store_wait_s <= 0:
+        raise ConfigError("PINELAB_WEBHOOK_STORE_WAIT_S must be above 0 (TradingView gives up after 3 s; 2 is good).")
+    if settings.webhook_audit_days < 1:
+        raise ConfigError("PINELAB_WEBHOOK_AUDIT_DAYS must be at least 1.")
+    if settings.webhook_sqlite_synchronous.upper() not in {"FULL", "NORMAL", "EXTRA"}:
+        raise ConfigError("PINELAB_WEBHOOK_SQLITE_SYNCHRONOUS must be FULL, EXTRA or NORMAL.")
 
 
 def _read_secrets(path: Path) -> dict[str, Any]:

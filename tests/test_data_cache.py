@@ -17,6 +17,8 @@ from pinelab_core.store.tables import PriceBarRow
 from tests.conftest import random_walk_ohlcv
 from tests.data_fakes import FakeClock, FakeExchange, exchange_rows
 
+pytestmark = pytest.mark.both_backends  # run on SQLite and on a real PostgreSQL
+
 START = pd.Timestamp("2022-01-03", tz="UTC")
 HOUR_MS = 3_600_000
 

@@ -36,7 +36,9 @@ def test_catalog_needs_no_data(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["features", "--catalog", "--groups", "patterns", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert {row["name"] for row in rows} >= {"cdl_doji", "cdl_engulfing", "cdl_morning_star"}
-    assert set(rows[0]) == {"name", "group", "parameters", "lookback", "description"}
+    assert set(rows[0]) == {"name", "group", "parameters", "lookback", "history", "start_dependent", "scale_free",
+                            "description"}
+    assert all(row["scale_free"] is True and row["start_dependent"] is False for row in rows)
 
 
 def test_audit_passes_and_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:

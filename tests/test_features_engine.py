@@ -49,7 +49,8 @@ def test_more_than_150_features_on_the_input_index(bars: pd.DataFrame, matrix: p
 
 def test_catalog_lists_every_column_in_matrix_order(matrix: pd.DataFrame) -> None:
     catalog = feature_catalog()
-    assert list(catalog.columns) == ["name", "group", "parameters", "lookback", "description"]
+    assert list(catalog.columns) == ["name", "group", "parameters", "lookback", "history", "start_dependent",
+                                     "scale_free", "description"]
     assert list(catalog["name"]) == list(matrix.columns)
     assert catalog["name"].is_unique and catalog["description"].str.len().min() > 10
     assert set(catalog["group"]) == set(FEATURE_GROUPS)
@@ -60,6 +61,18 @@ def test_catalog_lists_every_column_in_matrix_order(matrix: pd.DataFrame) -> Non
 @pytest.mark.parametrize("name", STABLE_NAMES)
 def test_stable_names_equal_direct_talib_calls(bars: pd.DataFrame, matrix: pd.DataFrame, name: str) -> None:
     np.testing.assert_array_equal(matrix[name].to_numpy(), _reference(bars)[name])
+
+
+def test_derived_columns_equal_the_talib_functions_they_replace(bars: pd.DataFrame, matrix: pd.DataFrame) -> None:
+    """ADXR, the Aroon oscillator and StochRSI are rebuilt from outputs already computed: bit for bit TA-Lib's;
+    CMO from RSI to rounding."""
+    h, low, c = (bars[k].to_numpy() for k in ("high", "low", "close"))
+    np.testing.assert_array_equal(matrix["adxr_14"], talib.ADXR(h, low, c, 14))
+    np.testing.assert_array_equal(matrix["aroon_osc_25"], talib.AROONOSC(h, low, 25))
+    k, d = talib.STOCHRSI(c, 14, 5, 3, 0)
+    np.testing.assert_array_equal(matrix["stochrsi_k"], k)
+    np.testing.assert_array_equal(matrix["stochrsi_d"], d)
+    np.testing.assert_allclose(matrix["cmo_14"], talib.CMO(c, 14), rtol=0, atol=1e-12)
 
 
 def test_stable_names_equal_talib_on_simulated_market_data() -> None:
@@ -78,10 +91,7 @@ def test_warm_up_rows_are_nan_exactly_as_long_as_the_catalog_says(matrix: pd.Dat
         finite = np.flatnonzero(np.isfinite(values))
         assert len(finite), f"{spec.name} is never computed"
         assert np.isnan(values[: spec.lookback]).all(), f"{spec.name}: value inside its warm-up"
-        if spec.event_warmup:
-            assert finite[0] >= spec.lookback
-        else:
-            assert finite[0] == spec.lookback, f"{spec.name}: first value at {finite[0]}, lookback {spec.lookback}"
+        assert finite[0] == spec.lookback, f"{spec.name}: first value at {finite[0]}, lookback {spec.lookback}"
 
 
 def test_no_infinities_and_scale_free_features_do_not_depend_on_the_price_level(bars: pd.DataFrame) -> None:
@@ -121,6 +131,41 @@ def test_time_features_encode_the_clock_and_sessions_only_intraday() -> None:
     assert np.isnan(hourly["session_us"].iloc[0])
     assert (daily["session_us"].iloc[1:] == 0).all()
     np.testing.assert_allclose(hourly["hour_sin"] ** 2 + hourly["hour_cos"] ** 2, 1.0)
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+def test_daily_bars_are_outside_every_session_whatever_the_index_unit(unit: str) -> None:
+    """A daily bar stamped 00:00 UTC is not an Asia-session bar: the gap to the previous bar is a day, read in
+    the index's own unit (pandas 3 keeps microseconds; reading them as nanoseconds made a day look like 86 s)."""
+    daily = random_walk_ohlcv(30, freq="1D")
+    daily.index = daily.index.as_unit(unit)
+    sessions = build_features(daily, groups="time")[["session_asia", "session_europe", "session_us"]]
+    assert (sessions.iloc[1:] == 0).all().all()
+    hourly = random_walk_ohlcv(48, freq="1h")
+    hourly.index = hourly.index.as_unit(unit)
+    flags = build_features(hourly, groups="time")
+    assert (flags.loc[flags.index.hour == 3, "session_asia"] == 1).all()
+
+
+def test_calendar_encodings_equal_pandas_fields_across_centuries() -> None:
+    """The integer calendar (minute, weekday, day, month from epoch nanoseconds) agrees with pandas' fields,
+    leap days and dates before 1970 included."""
+    rng = np.random.default_rng(4)
+    stamps = np.sort(rng.integers(pd.Timestamp("1900-01-01").value, pd.Timestamp("2100-12-31").value, 5_000))
+    index = pd.DatetimeIndex(stamps, tz="UTC", name="time").append(
+        pd.DatetimeIndex(["2000-02-29 23:59", "2100-03-01", "2024-12-31 12:30"], tz="UTC"))
+    index = index.sort_values().unique()
+    bars = random_walk_ohlcv(len(index))
+    bars.index = index
+    features = build_features(bars, groups="time")
+    hour = index.hour + index.minute / 60.0
+    expected = {
+        "hour_sin": np.sin(2 * np.pi * hour / 24.0), "weekday_cos": np.cos(2 * np.pi * index.day_of_week / 7.0),
+        "day_of_month_sin": np.sin(2 * np.pi * (index.day - 1) / index.days_in_month),
+        "month_cos": np.cos(2 * np.pi * (index.month - 1) / 12.0),
+    }
+    for name, values in expected.items():
+        np.testing.assert_allclose(features[name], values, rtol=0, atol=1e-12, err_msg=name)
 
 
 def test_spectral_finds_a_planted_cycle() -> None:
@@ -182,7 +227,7 @@ def test_rolling_spectrum_equals_numpy_fft_of_each_detrended_window() -> None:
     from pinelab_core.features.spec import Bars
 
     bars = random_walk_ohlcv(5_000, seed=9)
-    power = spectral._rolling_spectrum(Bars(bars))
+    power = spectral.rolling_spectrum(Bars(bars))
     log_close = np.log(bars["close"].to_numpy())
     steps = np.arange(spectral.FFT_WINDOW)
     assert np.isnan(power[: spectral.FFT_WINDOW - 1]).all()
@@ -206,7 +251,8 @@ def test_volatility_percentile_equals_pandas_rolling_rank() -> None:
     np.testing.assert_allclose(_trailing_percentile_rank(rv, 252), expected, rtol=1e-12)
 
 
-def test_a_flat_market_with_no_volume_gives_nan_not_errors_or_infinities() -> None:
+def test_a_flat_market_with_no_volume_gives_defined_neutral_values() -> None:
+    """Nothing moves and nothing trades: ratios read their neutral value (mid-range, no flow, as usual)."""
     import warnings
 
     index = pd.date_range("2024-01-01", periods=400, freq="1h", tz="UTC", name="time")
@@ -214,5 +260,12 @@ def test_a_flat_market_with_no_volume_gives_nan_not_errors_or_infinities() -> No
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no division or log warnings leak out
         matrix = build_features(flat)
-    assert not np.isinf(matrix.to_numpy()).any()
-    assert matrix["bb_pctb_20"].isna().all() and (matrix["rv_20"].dropna() == 0).all()
+    catalog = feature_catalog().set_index("name")
+    for name in matrix.columns:
+        assert np.isfinite(matrix[name].iloc[catalog.loc[name, "lookback"]:]).all(), name
+    last = matrix.iloc[-1]
+    expected = {"bb_pctb_20": 0.5, "close_location": 0.5, "donchian_pos_20": 0.5, "rv_20": 0.0, "zscore_close_20": 0.0,
+                "volume_ratio_20": 1.0, "cmf_20": 0.0, "vwap_dist_20": 0.0, "logret_skew_20": 0.0,
+                "fft_period_64": 0.0, "fft_entropy_64": 1.0, "wavelet_energy_d1": 0.25, "efficiency_ratio_20": 0.0,
+                "dist_swing_high": 0.0, "bars_since_swing_high": 250.0, "above_all_resistance": 1.0}
+    assert last[list(expected)].to_dict() == pytest.approx(expected)

@@ -25,6 +25,8 @@ from pinelab_core.models.registry import (
 )
 from tests.models_fixtures import FAST_PARAMS, separable_problem
 
+pytestmark = pytest.mark.both_backends  # run on SQLite and on a real PostgreSQL
+
 NAME = "demo-equity-1d-direction-h5-lightgbm"
 
 

@@ -174,3 +174,35 @@ def test_a_past_bar_is_in_sample_and_never_enters_the_track_record(trained: tupl
     cut_off = predict(SYMBOL, TIMEFRAME, "test", settings, ohlcv=ohlcv.iloc[:-2], forecasts=False, latest=False)
     assert cut_off.in_sample  # after the training range, but the market has newer bars
     assert list(prediction_history(settings, SYMBOL, TIMEFRAME)["bar_time"]) == [live.bar_time]
+
+
+def test_inference_reads_the_same_feature_values_as_the_full_history(settings: Settings) -> None:
+    """`ad` at the last bar was -8.96e8 at inference against 3.8e7..2.0e9 in training: a trailing slice
+    must give every input the value the full history gives (to 1e-6 relative)."""
+    from pinelab_core.data import load_ohlcv
+    from pinelab_core.features import build_features, model_feature_names
+    from pinelab_core.models import create_model
+    from pinelab_core.models.active import member_inputs
+    from pinelab_core.models.artifacts import ModelManifest
+    from pinelab_core.models.registry import register_model
+    from pinelab_core.training.labels import LabelSpec, make_labels
+
+    clear_model_cache()
+    ohlcv = load_ohlcv("DEMO-BTC", "1h", source="demo")
+    names = model_feature_names()
+    assert "obv" not in names and "ad" not in names and "sma_200" not in names
+    features = build_features(ohlcv.iloc[:3_000])[names]
+    labels = make_labels(ohlcv.iloc[:3_000], LabelSpec.from_dict(LABEL))
+    known = labels.notna().to_numpy()
+    model = create_model("lightgbm", device="cpu", n_estimators=5, num_threads=1)
+    model.fit(features[known], labels[known].to_numpy())
+    register_model(settings, model, ModelManifest(name="slice-check", kind="lightgbm", feature_names=names,
+                                                  label=LABEL, symbol="DEMO-BTC", timeframe="1h"), activate=True)
+    active = load_active(settings, "DEMO-BTC", "1h")
+    for end in (len(ohlcv), len(ohlcv) - 777, 9_000):
+        bars = ohlcv.iloc[:end]
+        sliced = active.history_slice(bars)
+        assert len(sliced) < len(bars)
+        full = member_inputs(active, bars)["slice-check/v1"].iloc[-1]
+        trailing = member_inputs(active, sliced)["slice-check/v1"].iloc[-1]
+        np.testing.assert_allclose(trailing.to_numpy(), full.to_numpy(), rtol=1e-6, atol=1e-9)

@@ -92,3 +92,30 @@ def test_drift_report_on_an_active_market(settings: Settings) -> None:
     assert len(report.features) > 100
     assert report.performance.empty  # nothing resolved yet
     assert report.alerts == [] or all(a.kind == "features" for a in report.alerts)
+
+
+def test_two_resolvers_at_once_fill_each_outcome_once(settings: Settings) -> None:
+    """Both read the open rows before either writes (the dashboard and `pinelab predict --resolve`): the
+    rows are filled once and the counts add up to the rows, not twice that."""
+    import threading
+
+    clear_model_cache()
+    clear_prediction_cache()
+    ohlcv = planted_ohlcv(1_000)
+    train_active_models(settings, ohlcv.iloc[:985], ("lightgbm",))
+    for end in (990, 992, 994):
+        predict(SYMBOL, TIMEFRAME, "test", settings, ohlcv=ohlcv.iloc[:end], forecasts=False)
+    both_read = threading.Barrier(2)
+
+    def loader(source: str, symbol: str, timeframe: str):  # type: ignore[no-untyped-def]
+        both_read.wait(timeout=30)  # the open rows are read before the loader is called
+        return ohlcv
+
+    counts: list[int] = []
+    workers = [threading.Thread(target=lambda: counts.append(resolve_outcomes(settings, loader))) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    assert len(counts) == 2 and sum(counts) == 3, counts
+    assert prediction_history(settings, SYMBOL, TIMEFRAME)["outcome"].notna().sum() == 3

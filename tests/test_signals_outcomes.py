@@ -24,6 +24,8 @@ from pinelab_core.signals.sources import SIGNAL_SOURCES, MarketView, Signal, gen
 from pinelab_core.store.tables import AggregatedSignalRow, PredictionRow, SignalOutcomeRow, TradingViewAlertRow
 from tests.conftest import random_walk_ohlcv
 
+pytestmark = pytest.mark.both_backends  # run on SQLite and on a real PostgreSQL
+
 OHLCV = random_walk_ohlcv(400, seed=11)
 
 
@@ -32,10 +34,11 @@ def _frame(bar: int, direction: int = 1, horizon: int = 3) -> pd.DataFrame:
                          "strength": [1.0]})
 
 
-def test_entry_is_the_next_open_and_exit_the_close_after_the_horizon() -> None:
+def test_entry_is_the_next_open_and_exit_the_open_after_the_horizon() -> None:
+    """The execution engine's fills: decided at t's close -> t+1's open; closed at t+h's close -> t+h+1's open."""
     out = evaluate_signals(_frame(100, direction=-1, horizon=3), OHLCV).iloc[0]
-    entry, exit_ = OHLCV["open"].iloc[101], OHLCV["close"].iloc[103]
-    assert out["entry_time"] == OHLCV.index[101] and out["exit_time"] == OHLCV.index[103]
+    entry, exit_ = OHLCV["open"].iloc[101], OHLCV["open"].iloc[104]
+    assert out["entry_time"] == OHLCV.index[101] and out["exit_time"] == OHLCV.index[104]
     assert out["realised_return"] == pytest.approx(-(exit_ / entry - 1))
     assert out["hit"] == (exit_ < entry) and out["duration_bars"] == 3
 
@@ -50,7 +53,8 @@ def test_a_signal_between_bars_belongs_to_the_bar_in_progress() -> None:
 def test_no_look_ahead_the_future_after_the_exit_and_bar_t_close_do_not_matter() -> None:
     base = evaluate_signals(_frame(100), OHLCV).iloc[0]
     changed = OHLCV.copy()
-    changed.iloc[104:, :4] *= 3.0  # everything after the exit bar
+    changed.iloc[105:, :4] *= 3.0  # everything after the exit fill's bar
+    changed.iloc[104, 1:4] *= 3.0  # and that bar's high, low and close (the fill is its open)
     changed.iloc[100, changed.columns.get_loc("close")] *= 1.5  # the signal bar's close is not the entry
     changed.iloc[100, changed.columns.get_loc("high")] *= 1.5
     again = evaluate_signals(_frame(100), changed).iloc[0]
@@ -61,9 +65,9 @@ def test_no_look_ahead_the_future_after_the_exit_and_bar_t_close_do_not_matter()
 
 
 def test_signals_stay_open_until_their_horizon_exists() -> None:
-    out = evaluate_signals(pd.concat([_frame(397), _frame(396)]).reset_index(drop=True), OHLCV)
+    out = evaluate_signals(pd.concat([_frame(396), _frame(395)]).reset_index(drop=True), OHLCV)
     assert out["realised_return"].isna().iloc[0] and out["exit_time"].isna().iloc[0]
-    assert out["realised_return"].notna().iloc[1]  # 396 + 3 = 399, the last bar
+    assert out["realised_return"].notna().iloc[1]  # closed at 395 + 3 = 398, filled at 399's open, the last bar
 
 
 @pytest.mark.parametrize("rule", sorted(RULES))
@@ -174,3 +178,15 @@ def test_calls_judged_on_simulated_bars_never_touch_the_real_market(engine) -> N
     live = load_outcomes(engine, data_source="ccxt:binance")["realised_return"]
     expected = evaluate_signals(_frame(50), real).iloc[0]["realised_return"]
     assert live.iloc[0] == pytest.approx(expected) and demo.iloc[0] != pytest.approx(expected)
+
+
+def test_a_call_earns_what_the_execution_engine_pays_for_the_same_position() -> None:
+    """One money path: the track record of a call is the backtest of holding it for its horizon."""
+    from pinelab_core.backtest import run_backtest
+
+    out = evaluate_signals(_frame(100, direction=-1, horizon=3), OHLCV).iloc[0]
+    positions = pd.Series(0.0, index=OHLCV.index)
+    positions.iloc[100:103] = -1.0  # decided at bars 100..102, flat again at 103's close
+    trade = run_backtest(OHLCV, positions).trades.iloc[0]
+    assert (trade["entry_time"], trade["exit_time"]) == (out["entry_time"], out["exit_time"])
+    assert trade["return"] == pytest.approx(out["realised_return"], rel=1e-9)

@@ -20,8 +20,9 @@ PAGE = REPO_ROOT / "app_pages" / "7_Signals.py"
 
 def _send_alerts(tmp_path: Path) -> None:
     """Post alerts through the real sidecar into the database the page will read (PINELAB_DATA_DIR)."""
-    settings = Settings.from_env(secrets_path=tmp_path / "none.toml")
-    with TestClient(create_app(settings.with_overrides(webhook_rate_limit=0), enrich=False)) as client:
+    settings = Settings.from_env(secrets_path=tmp_path / "none.toml").with_overrides(webhook_rate_limit=0,
+                                                                                   webhook_insecure=True)
+    with TestClient(create_app(settings, enrich=False)) as client:
         client.post(ALERT_PATH, content="BUY BTCUSDT @ 43000", headers={"content-type": "text/plain"})
         client.post(ALERT_PATH, content=json.dumps({"ticker": "ETHUSD", "action": "sell", "price": 2300}))
         client.post(ALERT_PATH, content="{broken", headers={"content-type": "application/json"})

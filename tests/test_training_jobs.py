@@ -31,6 +31,8 @@ from pinelab_core.training.jobs import (
 )
 from pinelab_core.training.worker import JobReporter, run_job
 
+pytestmark = pytest.mark.both_backends  # run on SQLite and on a real PostgreSQL
+
 
 @pytest.fixture
 def no_spawn(monkeypatch: pytest.MonkeyPatch) -> list[int]:

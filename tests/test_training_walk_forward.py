@@ -221,3 +221,51 @@ def test_the_deployed_refit_learns_from_every_labelled_row() -> None:
     assert final_rows == report.options["n_rows"] and not final_has_validation
     assert final_rounds == int(np.median(report.folds["best_iteration"])) == report.options["refit_params"]["rounds"]
     assert report.options["trained_through"] == features.index[-1 - 2].isoformat()
+
+
+def test_models_learn_from_scale_free_start_independent_features_by_default() -> None:
+    """`sma_200 = 202.7` was the starter model's top SHAP input: a price threshold that never recurs."""
+    ohlcv = random_walk_ohlcv(900, seed=4, freq="1D")
+    report = walk_forward(ohlcv, "lightgbm", horizon=5, refit=False, n_estimators=5, num_threads=1)
+    assert {"sma_200", "bb_upper_20", "atr_14", "obv", "ad"}.isdisjoint(report.feature_names)
+    assert {"rsi_14", "adx_14", "roc_10"} <= set(report.feature_names)
+    opted_in = walk_forward(ohlcv, "lightgbm", horizon=5, refit=False, n_estimators=5, num_threads=1,
+                            include_price_levels=True, include_start_dependent=True)
+    assert {"sma_200", "obv"} <= set(opted_in.feature_names)
+
+
+def _starter_params(model: str) -> dict:  # type: ignore[type-arg]
+    from pinelab_core.models.starter import starter_request
+
+    return {**starter_request("ANY", "1d", "demo").model_params[model], "num_threads": 1}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["lightgbm", "xgboost"])
+def test_the_starter_preset_with_every_feature_group_reports_no_edge_on_a_random_walk(model: str) -> None:
+    ohlcv = random_walk_ohlcv(2_000, seed=31, freq="1D")
+    report = walk_forward(ohlcv, model, horizon=5, refit=False, **_starter_params(model))
+    assert len(report.feature_names) > 100  # every group, the default model inputs
+    tolerance = _chance_tolerance(report.oos["y_true"])
+    assert abs(report.metrics["balanced_accuracy"] - 1 / 3) < tolerance, (report.metrics, tolerance)
+
+
+@pytest.mark.slow
+def test_the_starter_preset_with_every_feature_group_finds_a_planted_pattern() -> None:
+    """The next bars lean on the sign of the last three bars' move: visible in the causal features."""
+    rng = np.random.default_rng(17)
+    n = 2_000
+    returns = rng.normal(0, 0.01, n)
+    for t in range(3, n):
+        returns[t] += 0.6 * 0.01 * np.sign(returns[t - 3:t].sum())
+    close = 100.0 * np.exp(np.cumsum(returns))
+    open_ = np.concatenate([[100.0], close[:-1]])
+    spread = np.abs(rng.normal(0, 0.003, n)) * close
+    index = pd.date_range("2018-01-01", periods=n, freq="1D", tz="UTC", name="time")
+    ohlcv = pd.DataFrame({"open": open_, "high": np.maximum(open_, close) + spread,
+                          "low": np.minimum(open_, close) - spread, "close": close,
+                          "volume": rng.lognormal(10, 0.3, n)}, index=index)
+    report = walk_forward(ohlcv, "lightgbm", horizon=3, refit=False, **_starter_params("lightgbm"))
+    tolerance = _chance_tolerance(report.oos["y_true"])
+    assert report.metrics["balanced_accuracy"] > 1 / 3 + 3 * tolerance, (report.metrics, tolerance)
+    assert report.metrics["sharpe"] > report.metrics["buy_and_hold_sharpe"]

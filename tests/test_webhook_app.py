@@ -16,11 +16,13 @@ from pinelab_core.config import Settings
 from pinelab_core.errors import ConfigError
 from pinelab_core.signals.alerts import list_alerts, webhook_activity
 from pinelab_core.store import get_engine
-from pinelab_core.store.tables import TradingViewAlertRow, WebhookRequestRow
+from pinelab_core.store.tables import TradingViewAlertRow, WebhookRefusalRow, WebhookRequestRow
 from pinelab_core.webhook import ALERT_PATH, check_binding, create_app
 from pinelab_core.webhook.enrich import AlertEnricher
 from pinelab_core.webhook.security import TokenBucketLimiter, sign_body
 from tests.conftest import random_walk_ohlcv
+
+pytestmark = pytest.mark.both_backends  # run on SQLite and on a real PostgreSQL
 
 SECRET = "correct-horse-battery"
 ALERT = {"ticker": "BTCUSDT", "exchange": "BINANCE", "interval": "60", "time": "2024-01-01T12:00:00Z",
@@ -50,9 +52,12 @@ def _post(client: TestClient, body: object, **headers: str) -> object:
 
 
 def _outcomes(settings: Settings) -> list[tuple[int, str]]:
+    """Accepted requests in order, then the refusals (counted, not stored one row each), expanded."""
     with Session(get_engine(settings)) as session:
         rows = session.exec(select(WebhookRequestRow).order_by(WebhookRequestRow.id)).all()
-    return [(r.status_code, r.outcome) for r in rows]
+        refused = session.exec(select(WebhookRefusalRow).order_by(WebhookRefusalRow.status_code)).all()
+    return [(r.status_code, r.outcome) for r in rows] + [(r.status_code, r.outcome) for r in refused for _ in
+                                                         range(r.count)]
 
 
 def test_json_text_plain_and_sentence_are_accepted_and_stored(make_client, settings: Settings) -> None:
@@ -124,13 +129,17 @@ def test_bodies_over_64_kib_are_refused_before_parsing(make_client, settings: Se
     assert _outcomes(settings) == [(413, "too_large"), (413, "too_large")]
 
 
-def test_rate_limit_answers_429_with_retry_after(make_client, settings: Settings) -> None:
+def test_only_failed_authentication_is_rate_limited(make_client, settings: Settings) -> None:
+    # TradingView sends everyone's alerts from four addresses: a stranger guessing must not starve ours.
     with make_client(webhook_rate_limit=2) as client:
-        replies = [_post(client, {**ALERT, "order_id": str(i), "passphrase": SECRET}) for i in range(5)]
-    codes = [r.status_code for r in replies]
-    assert codes[:2] == [200, 200] and 429 in codes[2:]
-    limited = next(r for r in replies if r.status_code == 429)
+        guesses = [_post(client, {**ALERT, "order_id": str(i), "passphrase": "guess"}) for i in range(5)]
+        ours = [_post(client, {**ALERT, "order_id": str(i), "passphrase": SECRET}) for i in range(10)]
+    codes = [r.status_code for r in guesses]
+    assert codes[:2] == [401, 401] and set(codes[2:]) == {429}
+    limited = guesses[-1]
     assert int(limited.headers["retry-after"]) >= 1 and limited.json()["error"] == "rate_limited"
+    assert [r.status_code for r in ours] == [200] * 10  # same address, right secret: never limited
+    assert _outcomes(settings).count((429, "rate_limited")) == 3
 
 
 def test_token_bucket_refills_at_the_configured_rate() -> None:
@@ -209,8 +218,26 @@ def test_refuses_to_listen_publicly_without_a_secret(host: str) -> None:
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1", "127.0.0.2"])
-def test_loopback_needs_no_secret(host: str) -> None:
-    check_binding(Settings(), host, 8787)
+def test_loopback_needs_a_secret_unless_insecure(host: str) -> None:
+    # A tunnel or reverse proxy forwards the public internet to 127.0.0.1 just the same.
+    with pytest.raises(ConfigError, match="PINELAB_WEBHOOK_SECRET"):
+        check_binding(Settings(), host, 8787)
+    check_binding(Settings(webhook_insecure=True), host, 8787)
+    check_binding(Settings(webhook_hmac_secret="h"), host, 8787)
+
+
+def test_the_app_refuses_to_run_without_a_secret(settings: Settings) -> None:
+    with pytest.raises(ConfigError, match="--insecure"):
+        create_app(settings)
+
+
+def test_cli_insecure_is_loopback_only_and_warns(capsys: pytest.CaptureFixture[str]) -> None:
+    from pinelab_core.cli import main
+
+    assert main(["webhook", "--port", "8787"]) == 2
+    assert "no secret" in capsys.readouterr().err
+    assert main(["webhook", "--insecure", "--host", "0.0.0.0", "--port", "8787"]) == 2
+    assert "without a secret" in capsys.readouterr().err
 
 
 def test_cli_refuses_public_bind_without_secret(capsys: pytest.CaptureFixture[str]) -> None:
@@ -251,7 +278,7 @@ def test_enrichment_adds_market_context_after_the_answer(settings: Settings) -> 
     ohlcv = random_walk_ohlcv(500, freq="1h")
     ohlcv.index = ohlcv.index + (pd.Timestamp.now(tz="UTC").floor("h") - ohlcv.index[-1])
     engine = get_engine(settings)
-    app = create_app(settings.with_overrides(webhook_rate_limit=0), engine=engine, enrich=False)
+    app = create_app(settings.with_overrides(webhook_rate_limit=0, webhook_insecure=True), engine=engine, enrich=False)
     with TestClient(app) as client:
         alert_id = _post(client, {**ALERT, "time": None}).json()["id"]
     enricher = AlertEnricher(engine, settings, loader=lambda ticker, timeframe: ohlcv)
@@ -267,7 +294,7 @@ def test_enrichment_adds_market_context_after_the_answer(settings: Settings) -> 
 def test_enrichment_says_when_the_data_ends_before_the_alert(settings: Settings) -> None:
     old = random_walk_ohlcv(300, freq="1h")  # ends in 2022
     engine = get_engine(settings)
-    with TestClient(create_app(settings, engine=engine, enrich=False)) as client:
+    with TestClient(create_app(settings.with_overrides(webhook_insecure=True), engine=engine, enrich=False)) as client:
         alert_id = _post(client, {**ALERT, "time": None}).json()["id"]
     AlertEnricher(engine, settings, loader=lambda ticker, timeframe: old).enrich([alert_id])
     enrichment = list_alerts(engine, limit=1).iloc[0]["enrichment"]
@@ -307,7 +334,8 @@ def test_the_running_sidecar_enriches_after_answering(settings: Settings) -> Non
     import time
 
     engine = get_engine(settings)
-    with TestClient(create_app(settings.with_overrides(default_source="demo"), engine=engine, enrich=True)) as client:
+    insecure = settings.with_overrides(default_source="demo", webhook_insecure=True)
+    with TestClient(create_app(insecure, engine=engine, enrich=True)) as client:
         reply = _post(client, "BUY DEMO-BTC @ 100 tf=60")
         assert reply.status_code == 200
         assert list_alerts(engine, limit=1).iloc[0]["status"] in {"accepted", "enriched"}  # the answer did not wait

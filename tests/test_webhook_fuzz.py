@@ -13,8 +13,8 @@ from pinelab_core.webhook import create_app
 
 @pytest.fixture
 def webhook_app(settings: Settings) -> FastAPI:
-    # No secret, so bodies get past authentication and the parser and validators are exercised.
-    return create_app(settings.with_overrides(webhook_rate_limit=0), enrich=False)
+    # No secret (--insecure), so bodies get past authentication and the parser and validators are exercised.
+    return create_app(settings.with_overrides(webhook_rate_limit=0, webhook_insecure=True), enrich=False)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 import pandas as pd
 
@@ -16,11 +17,13 @@ __all__ = ["register"]
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     webhook = subparsers.add_parser(
         "webhook", help="run the TradingView webhook sidecar",
-        description="Serve POST /webhook/tradingview and GET /healthz with uvicorn. Binding to anything but "
-                    "loopback requires PINELAB_WEBHOOK_SECRET.",
+        description="Serve POST /webhook/tradingview and GET /healthz with uvicorn. Requires "
+                    "PINELAB_WEBHOOK_SECRET (the alert's passphrase) or PINELAB_WEBHOOK_HMAC_SECRET (signed senders).",
     )
     webhook.add_argument("--host", default=None, help="address to bind (default PINELAB_WEBHOOK_HOST, 127.0.0.1)")
     webhook.add_argument("--port", type=int, default=None, help="port (default PINELAB_WEBHOOK_PORT, 8787)")
+    webhook.add_argument("--insecure", action="store_true",
+                         help="accept alerts without any secret (loopback only, for local experiments; warns)")
     webhook.set_defaults(handler=_webhook)
 
     alerts = subparsers.add_parser("alerts", help="list received TradingView alerts, newest first")
@@ -40,8 +43,13 @@ def _webhook(args: argparse.Namespace) -> int:
     from pinelab_core.webhook import check_binding, serve
 
     settings = Settings.from_env()
+    if args.insecure:
+        settings = settings.with_overrides(webhook_insecure=True)
     host, port = args.host or settings.webhook_host, args.port or settings.webhook_port
     check_binding(settings, host, port)  # refuse before anything else starts
+    if settings.webhook_insecure and not (settings.webhook_secret or settings.webhook_hmac_secret):
+        print("WARNING: --insecure: no secret is configured, so every alert that reaches this port is accepted. "
+              "Never put a tunnel or proxy in front of it.", file=sys.stderr)
     print(f"PineLab webhook listening on http://{host}:{port}/webhook/tradingview (Ctrl+C to stop)")
     serve(settings, host, port)
     return 0

@@ -58,6 +58,10 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
                         help="label multiplier, repeatable: k=0.5 (direction), profit_take=2 stop_loss=1 (triple "
                         "barrier), vol_window=20")
     parser.add_argument("--groups", default=None, help="comma list of feature groups (default: all)")
+    parser.add_argument("--price-levels", action="store_true",
+                        help="also learn from price levels (sma_200, bands, atr_14): off by default")
+    parser.add_argument("--start-dependent", action="store_true",
+                        help="also learn from cumulative sums (obv, ad), which depend on where the data starts")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default=None, help="auto | cpu | cuda | mps (default PINELAB_DEVICE)")
     parser.add_argument("--train-size", type=int, default=None, help="rows in the first training window")
@@ -87,7 +91,8 @@ def _request_from_args(args: argparse.Namespace, device: str) -> Any:
         step=args.step, window=args.window, embargo=args.embargo, fees=args.fees, slippage=args.slippage,
         device=args.device or device, seed=args.seed, activate=args.activate,
         model_params=_agent_options(args, _model_params(args.param, models)), tune_trials=args.tune,
-        label_params=_label_params(args.label_param),
+        label_params=_label_params(args.label_param), include_price_levels=args.price_levels,
+        include_start_dependent=args.start_dependent,
     ).validate()
 
 

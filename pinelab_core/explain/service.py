@@ -51,7 +51,7 @@ def explain(symbol: str, timeframe: str = "1d", source: str = "auto", bar: str |
     ohlcv = _load(symbol, timeframe, source, settings, ohlcv)
     active = load_active(settings, symbol, timeframe)
     position = _bar_position(ohlcv, bar)
-    sliced = ohlcv.iloc[max(0, position + 1 - active.slice_bars):position + 1]
+    sliced = active.history_slice(ohlcv, position)
     combined, members, available, pooled = explain_rows(active, sliced, np.array([len(sliced) - 1]))
     target = int(combined.target[0])
     explanation = explanation_at(0, combined, members, active.ensemble, available, symbol=symbol,
@@ -78,7 +78,7 @@ def explain_history(symbol: str, timeframe: str = "1d", source: str = "auto", se
     ohlcv = _load(symbol, timeframe, source, settings, ohlcv)
     active = load_active(settings, symbol, timeframe)
     bars = max(1, min(int(bars), len(ohlcv) - 1))
-    sliced = ohlcv.iloc[-(active.slice_bars + bars):]
+    sliced = active.history_slice(ohlcv, more_bars=bars)
     rows = np.arange(len(sliced) - bars, len(sliced))
     combined, members, _, _ = explain_rows(active, sliced, rows, target_class=target_class, quick=True)
     return combined, members

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Iterable, Mapping
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from pinelab_core.errors import DataValidationError
-from pinelab_core.features.registry import select_specs
+from pinelab_core.features.memory import keep_freed_memory
+from pinelab_core.features.registry import SPECS, select_specs
 from pinelab_core.features.spec import Bars, FeatureSpec
 from pinelab_core.types import INDEX_NAME, OHLCV_COLUMNS
 
 __all__ = ["build_feature_frame", "build_features", "check_ohlcv"]
 
 FeatureDtype = Literal["float64", "float32"]
+_LARGE_BUILD_ROWS = 100_000  # from here on intermediates are megabytes each: let them reuse freed memory
 
 
 def build_features(
@@ -64,17 +67,58 @@ def _check_dtype(dtype: str) -> None:
 
 def _build_one(ohlcv: pd.DataFrame, specs: tuple[FeatureSpec, ...], dtype: str, where: str) -> pd.DataFrame:
     frame = check_ohlcv(ohlcv, where)
+    if len(frame) >= _LARGE_BUILD_ROWS:
+        keep_freed_memory()
     matrix = np.empty((len(frame), len(specs)), dtype=dtype, order="F")  # column-major: one write per feature
-    bars, group = Bars(frame), specs[0].group if specs else ""
+    names = tuple(s.name for s in specs)
+    bars, plan = Bars(frame, matrix, {name: k for k, name in enumerate(names)}), _release_plan(names)
     with np.errstate(divide="ignore", invalid="ignore"):
         for column, item in enumerate(specs):
-            if item.group != group:
-                # A fresh memo per group: intermediates are freed as soon as their group is done, which
-                # keeps peak memory near the matrix itself on million-bar frames (and reuses the freed
-                # memory instead of faulting in new pages); the few inputs two groups share are cheap.
-                bars, group = Bars(frame), item.group
-            matrix[:, column] = item.compute(bars)
+            bars.target = matrix[:, column] if matrix.dtype == np.float64 else None
+            values = item.compute(bars)
+            if not _is_column(values, matrix, column):  # a kernel may have written it in place already
+                matrix[:, column] = values
+            # Free what no later feature reads: peak memory stays near the matrix itself on million-bar
+            # frames, and the freed memory is reused by the next feature instead of faulting in new pages.
+            bars.release(plan[column])
     return pd.DataFrame(matrix, index=frame.index, columns=[s.name for s in specs], copy=False)
+
+
+def _is_column(values: np.ndarray, matrix: np.ndarray, column: int) -> bool:
+    """True when `values` is the matrix's own column (same memory, same layout), so no copy is needed."""
+    target = matrix[:, column]
+    return (values.__array_interface__["data"][0] == target.__array_interface__["data"][0]
+            and values.strides == target.strides and values.shape == target.shape and values.dtype == target.dtype)
+
+
+@functools.cache
+def _release_plan(names: tuple[str, ...]) -> tuple[tuple[Any, ...], ...]:
+    """Per feature in `names`, the memo keys it is the last to read, learned by tracing one build on a small
+    frame. A key the trace missed stays until the build ends; one read after its planned release is simply
+    recomputed, so a wrong plan costs time, never a wrong value."""
+    by_name = {s.name: s for s in SPECS}
+    bars, last_use = Bars(_tracing_frame()), {}
+    with np.errstate(all="ignore"):
+        for position, name in enumerate(names):
+            bars.touched = set()
+            by_name[name].compute(bars)
+            last_use.update(dict.fromkeys(bars.touched, position))
+    plan: list[list[Any]] = [[] for _ in names]
+    for key, position in last_use.items():
+        plan[position].append(key)
+    return tuple(tuple(keys) for keys in plan)
+
+
+def _tracing_frame(n: int = 600) -> pd.DataFrame:
+    """A small valid market, longer than every warm-up, so each feature reads all it will ever read."""
+    rng = np.random.default_rng(0)
+    close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.01, n)))
+    open_ = np.concatenate([[100.0], close[:-1]])
+    spread = rng.uniform(0.001, 0.01, n) * close
+    index = pd.date_range("2024-01-01", periods=n, freq="1h", tz="UTC", name=INDEX_NAME)
+    return pd.DataFrame({"open": open_, "high": np.maximum(open_, close) + spread,
+                         "low": np.minimum(open_, close) - spread, "close": close,
+                         "volume": rng.uniform(1e3, 1e4, n)}, index=index)
 
 
 def _build_panel(panel: pd.DataFrame, specs: tuple[FeatureSpec, ...], dtype: str) -> pd.DataFrame:

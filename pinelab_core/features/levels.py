@@ -17,10 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+import numba
 import numpy as np
 import pandas as pd
 import talib
-from numpy.lib.stride_tricks import sliding_window_view
 
 from pinelab_core.errors import DataValidationError
 
@@ -54,21 +54,30 @@ def _validate_window(ohlcv: pd.DataFrame, left: int, right: int) -> None:
         raise DataValidationError(f"Pivots need columns {sorted(missing)}; pass an OHLCV frame from load_ohlcv().")
 
 
-def _pivot_mask(values: np.ndarray, left: int, right: int, *, highs: bool) -> np.ndarray:
-    """True where values[t] is a strict extreme over the left bars and a non-strict one over the right bars.
+@numba.njit(cache=True, inline="always")
+def is_pivot(values: np.ndarray, bar: int, left: int, right: int, highs: bool) -> bool:  # pragma: no cover
+    """True when values[bar] is a strict extreme over the `left` bars before it and a non-strict one over the
+    `right` bars after it (a maximum for highs, a minimum otherwise); NaN anywhere in the window is no pivot.
 
     Strict on the left, non-strict on the right: on a flat top the first bar of the plateau is the pivot,
     so an equal high later does not hide it and the pivot is not counted twice.
     """
-    mask = np.zeros(len(values), dtype=bool)
-    width = left + right + 1
-    if len(values) < width:
-        return mask
-    windows = sliding_window_view(values if highs else -values, width)
-    centre = windows[:, left]
-    before = windows[:, :left].max(axis=1)
-    after = windows[:, left + 1 :].max(axis=1)
-    mask[left : len(values) - right] = (centre > before) & (centre >= after)
+    sign = 1.0 if highs else -1.0
+    centre = sign * values[bar]
+    pivot = True
+    for j in range(bar - left, bar):  # & rather than an early exit: whether a bar is a swing is a coin flip
+        pivot &= centre > sign * values[j]
+    for j in range(bar + 1, bar + right + 1):
+        pivot &= centre >= sign * values[j]
+    return pivot
+
+
+@numba.njit(cache=True)
+def _pivot_mask(values: np.ndarray, left: int, right: int, highs: bool) -> np.ndarray:  # pragma: no cover
+    """`is_pivot` for every bar that has `left` bars before it and `right` after it."""
+    mask = np.zeros(len(values), dtype=np.bool_)
+    for bar in range(left, len(values) - right):
+        mask[bar] = is_pivot(values, bar, left, right, highs)
     return mask
 
 
@@ -83,8 +92,8 @@ def swing_pivots(ohlcv: pd.DataFrame, left: int = 5, right: int = 5) -> pd.DataF
     _validate_window(ohlcv, left, right)
     high = ohlcv["high"].to_numpy(dtype=np.float64)
     low = ohlcv["low"].to_numpy(dtype=np.float64)
-    pivot_high = np.where(_pivot_mask(high, left, right, highs=True), high, np.nan)
-    pivot_low = np.where(_pivot_mask(low, left, right, highs=False), low, np.nan)
+    pivot_high = np.where(_pivot_mask(high, left, right, True), high, np.nan)
+    pivot_low = np.where(_pivot_mask(low, left, right, False), low, np.nan)
     return pd.DataFrame({"pivot_high": pivot_high, "pivot_low": pivot_low}, index=ohlcv.index)
 
 

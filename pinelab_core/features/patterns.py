@@ -1,6 +1,8 @@
-"""Candlestick patterns from TA-Lib's pattern functions.
+"""Candlestick patterns with TA-Lib's definitions, judged in one compiled pass (`features.candles`) that
+gives exactly what TA-Lib's pattern functions give.
 
-TA-Lib answers +100 (bullish), -100 (bearish) or 0; PineLab divides by 100 so a pattern reads +1 / -1 / 0.
+TA-Lib answers +100 (bullish), -100 (bearish), +-80 (the weaker engulfing and harami forms) or 0; PineLab
+divides by 100 so a pattern reads +1 / -1 / +-0.8 / 0.
 TA-Lib returns 0 during a pattern's warm-up (it needs average body and shadow sizes of earlier bars
 to judge "long" and "small"); PineLab marks those rows NaN instead, because "no pattern" is not
 known there.
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from pinelab_core.features.candles import CANDLE_PATTERNS, candle_patterns
 from pinelab_core.features.spec import Bars, ComputeFn, FeatureSpec, feature_factory, talib_lookback
 
 __all__ = ["SPECS"]
@@ -46,20 +49,30 @@ _PATTERNS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def _pattern(function: str, lookback: int) -> ComputeFn:
-    def compute(b: Bars) -> np.ndarray:
-        values = b.ta(function, "ohlc")[0] / 100.0
-        values[: min(lookback, len(values))] = np.nan  # TA-Lib's warm-up zeros mean "unknown", not "no pattern"
-        return values
+def _all_patterns(b: Bars) -> np.ndarray:
+    """Every pattern column (rows in `_PATTERNS` order), judged in one compiled pass (`features.candles`)."""
 
-    return compute
+    def make() -> np.ndarray:
+        out = b.block([name for name, _, _ in _PATTERNS])
+        candle_patterns(b.open, b.high, b.low, b.close, out)
+        return out
+
+    return b.memo("candle_patterns", make)
+
+
+def _pattern(row: int) -> ComputeFn:
+    return lambda b: _all_patterns(b)[row]
 
 
 def _specs() -> list[FeatureSpec]:
+    fused = dict(CANDLE_PATTERNS)
     specs = []
-    for name, function, description in _PATTERNS:
+    for row, (name, function, description) in enumerate(_PATTERNS):
         lookback = talib_lookback(function)
-        specs.append(_f(name, lookback, description, _pattern(function, lookback), talib=function))
+        if fused.get(function) != lookback or CANDLE_PATTERNS[row][0] != function:
+            # the compiled pass mirrors TA-Lib's warm-up and order; a TA-Lib release that moves them must be seen
+            raise RuntimeError(f"{function}: TA-Lib's lookback {lookback} or order differs from features.candles")
+        specs.append(_f(name, lookback, description, _pattern(row), talib=function))
     return specs
 
 

@@ -16,7 +16,9 @@ import pandas as pd
 
 from pinelab_core.errors import DataValidationError
 from pinelab_core.features import (
+    candles,
     levels,
+    moments,
     momentum,
     patterns,
     regime,
@@ -35,7 +37,8 @@ __all__ = ["FEATURE_GROUPS", "FEATURE_SET_VERSION", "SPECS", "feature_catalog", 
 
 #: Bump by hand when a change alters values without touching the spec modules' source (e.g. a new
 #: TA-Lib release with a changed definition); source edits change the version on their own.
-FEATURE_ENGINE_REVISION = 1
+#: 2: defined values after the warm-up, bounded swing memory, capped support/resistance (issue 10).
+FEATURE_ENGINE_REVISION = 2
 
 _GROUP_MODULES: dict[str, ModuleType] = {
     "trend": trend,
@@ -75,8 +78,8 @@ def _feature_set_version() -> str:
     """Hash of every spec's definition and of the code that computes it, plus a manual revision."""
     digest = hashlib.sha256(f"revision={FEATURE_ENGINE_REVISION}".encode())
     for item in SPECS:
-        digest.update(f"{item.name}|{item.group}|{item.params_text}|{item.lookback}".encode())
-    for module in (spec, levels, *_GROUP_MODULES.values()):  # levels: the swing definition structure reuses
+        digest.update(f"{item.name}|{item.group}|{item.params_text}|{item.lookback}|{item.history}".encode())
+    for module in (spec, levels, candles, moments, *_GROUP_MODULES.values()):  # definitions the groups reuse
         try:
             digest.update(inspect.getsource(module).encode())
         except (OSError, TypeError):  # no source (frozen install): fall back to the specs alone
@@ -114,7 +117,11 @@ def feature_catalog(groups: Iterable[str] | str | None = None) -> pd.DataFrame:
     """One row per column `build_features(groups=groups)` produces, in the same order.
 
     Returns:
-        Columns: name, group, parameters (text), lookback (warm-up rows, NaN in the matrix), description.
+        Columns: name, group, parameters (text), lookback (warm-up rows, NaN in the matrix; every later value
+        is finite), history (bars of trailing history for the last bar to equal the full-history value to
+        1e-6 relative; -1 for start-dependent features, which no trailing slice reproduces), start_dependent
+        (the value depends on where the frame starts, e.g. cumulative OBV), scale_free (dimensionless: reads
+        the same at any price or volume level; False for price levels, price or volume units), description.
     """
     specs = select_specs(groups)
     return pd.DataFrame(
@@ -123,6 +130,9 @@ def feature_catalog(groups: Iterable[str] | str | None = None) -> pd.DataFrame:
             "group": [s.group for s in specs],
             "parameters": [s.params_text for s in specs],
             "lookback": [s.lookback for s in specs],
+            "history": [s.history for s in specs],
+            "start_dependent": [s.start_dependent for s in specs],
+            "scale_free": [s.scale_free for s in specs],
             "description": [s.description for s in specs],
         }
     )

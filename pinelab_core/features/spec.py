@@ -9,7 +9,8 @@ columns, ATR feeding several ratios) are computed once per build.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -19,7 +20,10 @@ import pandas as pd
 import talib
 from talib import abstract
 
-__all__ = ["Bars", "ComputeFn", "FeatureSpec", "feature_factory", "log_ratio", "safe_divide", "talib_lookback"]
+__all__ = [
+    "NO_FINITE_HISTORY", "Bars", "ComputeFn", "FeatureSpec", "ema_weight", "feature_factory", "log_ratio",
+    "safe_divide", "smoothing_history", "talib_lookback", "wilder_weight",
+]
 
 ComputeFn = Callable[["Bars"], np.ndarray]
 
@@ -35,9 +39,16 @@ _INPUTS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: Start-dependent features have no finite history (`FeatureSpec.history`): no trailing slice reproduces them.
+NO_FINITE_HISTORY = -1
+
+#: A smoothing's seed has faded once its weight is below this: far under 1e-6 of any feature's scale.
+_SEED_WEIGHT = 1e-9
+
+
 @dataclass(frozen=True)
 class FeatureSpec:
-    """One feature column: what it is called, how it is computed, and how many warm-up rows it needs.
+    """One feature column: what it is called, how it is computed, and how much history it needs.
 
     Attributes:
         name: Column name in the feature matrix (stable across versions for the classic indicators).
@@ -46,8 +57,12 @@ class FeatureSpec:
         lookback: Warm-up rows: the first `lookback` rows are NaN, never back-filled.
         description: One line a trader understands.
         compute: Function of a `Bars` context returning a float array as long as the frame.
-        event_warmup: True when the first value also waits for a market event (e.g. the first
-            confirmed swing), so the NaN prefix can be longer than `lookback`.
+        history: Bars of trailing history after which the value no longer depends on older bars (to 1e-6
+            relative): lookback + 1 for a fixed window, more for recursive smoothing (EMA, Wilder, KAMA),
+            `NO_FINITE_HISTORY` for start-dependent features.
+        scale_free: Dimensionless (ratio, return, oscillator, distance relative to price or ATR), so it reads
+            the same on any price or volume level; False for price levels, price or volume units.
+        start_dependent: The value depends on where the frame starts (cumulative sums such as OBV).
     """
 
     name: str
@@ -56,7 +71,9 @@ class FeatureSpec:
     lookback: int
     description: str
     compute: ComputeFn = field(repr=False, compare=False)
-    event_warmup: bool = False
+    history: int = 0
+    scale_free: bool = True
+    start_dependent: bool = False
 
     @property
     def params_text(self) -> str:
@@ -64,7 +81,10 @@ class FeatureSpec:
 
 
 def feature_factory(group: str) -> Callable[..., FeatureSpec]:
-    """A `FeatureSpec` constructor with the group filled in, so each group module reads as a table."""
+    """A `FeatureSpec` constructor with the group filled in, so each group module reads as a table.
+
+    `history` defaults to lookback + 1 (a fixed window); `start_dependent` features get no finite history.
+    """
 
     def make(
         name: str,
@@ -72,12 +92,30 @@ def feature_factory(group: str) -> Callable[..., FeatureSpec]:
         description: str,
         compute: ComputeFn,
         *,
-        event_warmup: bool = False,
+        history: int | None = None,
+        scale_free: bool = True,
+        start_dependent: bool = False,
         **params: Any,
     ) -> FeatureSpec:
-        return FeatureSpec(name, group, dict(params), int(lookback), description, compute, event_warmup)
+        bars = NO_FINITE_HISTORY if start_dependent else max(int(history or 0), int(lookback) + 1)
+        return FeatureSpec(name, group, dict(params), int(lookback), description, compute, bars, scale_free,
+                           start_dependent)
 
     return make
+
+
+def smoothing_history(lookback: int, *weights: float) -> int:
+    """History of cascaded exponential smoothings with these per-bar weights (EMA(n): 2 / (n + 1), Wilder's
+    smoothing: 1 / n): the warm-up plus, per stage, the bars until its seed weighs less than 1e-9."""
+    return lookback + 1 + sum(math.ceil(math.log(_SEED_WEIGHT) / math.log(1.0 - w)) for w in weights)
+
+
+def ema_weight(period: int) -> float:
+    return 2.0 / (period + 1.0)
+
+
+def wilder_weight(period: int) -> float:
+    return 1.0 / period
 
 
 @cache
@@ -90,9 +128,18 @@ def talib_lookback(function: str, **params: Any) -> int:
 
 
 class Bars:
-    """The OHLCV arrays of one symbol plus a memo of intermediate results for one build."""
+    """The OHLCV arrays of one symbol plus a memo of intermediate results for one build.
 
-    def __init__(self, ohlcv: pd.DataFrame) -> None:
+    `touched`, when set to a set, collects every memo key read (the builder traces one build on a small
+    frame this way to learn when each intermediate is used for the last time, and frees it then).
+    `matrix` and `positions` (feature name -> column) let kernels that produce several neighbouring
+    features write straight into the output matrix (`block`), saving a copy and a temporary per feature;
+    `target`, set by the builder while a feature is computed, is that feature's column (None when the matrix
+    is not float64), for a final step that can write in place (`log_ratio(..., out=b.target)`).
+    """
+
+    def __init__(self, ohlcv: pd.DataFrame, matrix: np.ndarray | None = None,
+                 positions: Mapping[str, int] | None = None) -> None:
         self.index: pd.DatetimeIndex = ohlcv.index  # type: ignore[assignment]
         self.open = _column(ohlcv, "open")
         self.high = _column(ohlcv, "high")
@@ -100,15 +147,36 @@ class Bars:
         self.close = _column(ohlcv, "close")
         self.volume = _column(ohlcv, "volume")
         self._memo: dict[Any, Any] = {}
+        self.touched: set[Any] | None = None
+        self._matrix = matrix
+        self._positions = positions or {}
+        self.target: np.ndarray | None = None  # the matrix column of the feature being computed (float64)
 
     def __len__(self) -> int:
         return len(self.close)
 
     def memo(self, key: Any, make: Callable[[], Any]) -> Any:
         """Return the cached value for `key`, computing it with `make()` the first time."""
+        if self.touched is not None:
+            self.touched.add(key)
         if key not in self._memo:
             self._memo[key] = make()
         return self._memo[key]
+
+    def release(self, keys: Iterable[Any]) -> None:
+        """Forget the intermediates under `keys` (no later feature reads them), so their memory is reused."""
+        for key in keys:
+            self._memo.pop(key, None)
+
+    def block(self, names: Sequence[str]) -> np.ndarray:
+        """A (len(names), rows) float64 array whose rows a kernel fills with these features, in order: the
+        output matrix's own columns when this build writes them side by side in float64, else a new array."""
+        first = self._positions.get(names[0], -1)
+        matrix = self._matrix
+        contiguous = first >= 0 and all(self._positions.get(n) == first + k for k, n in enumerate(names))
+        if matrix is not None and contiguous and matrix.dtype == np.float64 and matrix.flags.f_contiguous:
+            return matrix[:, first : first + len(names)].T  # F-order columns are C-order rows of the transpose
+        return np.empty((len(names), len(self)))
 
     def ta(self, function: str, inputs: str, **params: Any) -> tuple[np.ndarray, ...]:
         """Call TA-Lib's `function` on the named inputs ('c', 'hlc', ...), memoised; always a tuple."""
@@ -132,6 +200,34 @@ class Bars:
         return self.memo("log_close", lambda: np.log(self.close))
 
     @property
+    def log_open(self) -> np.ndarray:
+        return self.memo("log_open", lambda: np.log(self.open))
+
+    @property
+    def log_high(self) -> np.ndarray:
+        return self.memo("log_high", lambda: np.log(self.high))
+
+    @property
+    def log_low(self) -> np.ndarray:
+        return self.memo("log_low", lambda: np.log(self.low))
+
+    @property
+    def log_body(self) -> np.ndarray:
+        """log(close / open), as a difference of logs: the price logs are shared by every such ratio."""
+        return self.memo("log_body", lambda: self.log_close - self.log_open)
+
+    @property
+    def log_gap(self) -> np.ndarray:
+        """log(open / previous close); row 0 is NaN (no previous close)."""
+
+        def make() -> np.ndarray:
+            out = np.full(len(self), np.nan)
+            out[1:] = self.log_open[1:] - self.log_close[:-1]
+            return out
+
+        return self.memo("log_gap", make)
+
+    @property
     def log_return(self) -> np.ndarray:
         """One-bar log return; row 0 is NaN (no previous close)."""
         return self.memo("log_return", lambda: lagged_difference(self.log_close, 1))
@@ -153,20 +249,42 @@ def lagged(values: np.ndarray, lag: int) -> np.ndarray:
     return out
 
 
-def safe_divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    """numerator / denominator with NaN (not inf) where the denominator is zero."""
+def safe_divide(numerator: np.ndarray, denominator: np.ndarray, fill: float | None = None) -> np.ndarray:
+    """numerator / denominator, never inf.
+
+    Where the denominator is zero and both inputs are known (no movement, no volume: a defined market state,
+    not missing data) the result is `fill`, the value the ratio means there (0.5 for "mid-range", 0 for "no
+    flow", 1 for "as usual"); without a `fill`, NaN. NaN inputs (warm-up) stay NaN either way.
+    """
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.divide(numerator, denominator)
-    out[~np.isfinite(out)] = np.nan
+    if fill is None:
+        return _infinite_to_nan(out)
+    undefined = ~np.isfinite(out)
+    if undefined.any():
+        known = np.isfinite(numerator) & np.isfinite(denominator)
+        out[undefined & known] = fill
+        out[undefined & ~known] = np.nan
     return out
 
 
-def log_ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    """log(numerator / denominator): a scale-free distance that reads the same on any price level."""
+def log_ratio(numerator: np.ndarray, denominator: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """log(numerator / denominator): a scale-free distance that reads the same on any price level.
+
+    `out` (e.g. `Bars.target`, the feature's own matrix column) receives the result without a temporary.
+    """
     with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.log(numerator / denominator)
-    out[~np.isfinite(out)] = np.nan
-    return out
+        result = np.divide(numerator, denominator, out=out)
+        np.log(result, out=result)  # in place: no temporary beyond the result
+    return _infinite_to_nan(result)
+
+
+def _infinite_to_nan(values: np.ndarray) -> np.ndarray:
+    """Replace +-inf by NaN in place (NaN stays NaN); the common case, no infinity, costs one cheap scan."""
+    infinite = np.isinf(values)
+    if infinite.any():
+        values[infinite] = np.nan
+    return values
 
 
 def _column(ohlcv: pd.DataFrame, name: str) -> np.ndarray:

@@ -4,9 +4,9 @@ autocorrelation, z-scores of the close and the shape of each bar (range, body, s
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import talib
 
+from pinelab_core.features.moments import rolling_skew_kurt
 from pinelab_core.features.spec import (
     Bars,
     ComputeFn,
@@ -14,7 +14,6 @@ from pinelab_core.features.spec import (
     feature_factory,
     lagged,
     lagged_difference,
-    log_ratio,
     safe_divide,
 )
 
@@ -37,12 +36,11 @@ def _mean(period: int) -> ComputeFn:
 
 
 def _moment(kind: str, period: int) -> ComputeFn:
-    """Rolling skewness or excess kurtosis of log returns (pandas' unbiased estimators)."""
+    """Rolling skewness or excess kurtosis of log returns (pandas' unbiased estimators, `features.moments`)."""
 
     def compute(b: Bars) -> np.ndarray:
-        rolling = pd.Series(b.log_return).rolling(period, min_periods=period)
-        values = rolling.skew() if kind == "skew" else rolling.kurt()
-        return values.to_numpy(dtype=np.float64)
+        skew, kurt = b.memo(("skew_kurt", period), lambda: rolling_skew_kurt(b.log_return, period))
+        return skew if kind == "skew" else kurt
 
     return compute
 
@@ -51,8 +49,11 @@ def _autocorrelation(lag: int, period: int) -> ComputeFn:
     """Pearson correlation of the last `period` log returns with the same returns `lag` bars earlier."""
 
     def compute(b: Bars) -> np.ndarray:
-        earlier = lagged(b.log_return, lag)
-        return np.asarray(talib.CORREL(b.log_return, earlier, timeperiod=period), dtype=np.float64)
+        out = b.target if b.target is not None else np.empty(len(b))
+        out[: min(lag, len(out))] = np.nan
+        if len(out) > lag:  # views shifted by the lag, instead of a lagged copy: the same NaN start for TA-Lib
+            out[lag:] = talib.CORREL(b.log_return[lag:], b.log_return[:-lag], timeperiod=period)
+        return out
 
     return compute
 
@@ -61,24 +62,25 @@ def _close_zscore(period: int) -> ComputeFn:
     def compute(b: Bars) -> np.ndarray:
         mean = b.ta("SMA", "c", timeperiod=period)[0]
         std = b.ta("STDDEV", "c", timeperiod=period, nbdev=1.0)[0]
-        return safe_divide(b.close - mean, std)
+        return safe_divide(b.close - mean, std, fill=0.0)  # a constant close sits on its mean
 
     return compute
+
+
+def _body_bounds(b: Bars) -> tuple[np.ndarray, np.ndarray]:
+    """(top, bottom) of each bar's real body, shared by the shadow features."""
+    return b.memo("body_bounds", lambda: (np.maximum(b.open, b.close), np.minimum(b.open, b.close)))
 
 
 def _bar_shape(part: str) -> ComputeFn:
-    def compute(b: Bars) -> np.ndarray:
-        top, bottom = np.maximum(b.open, b.close), np.minimum(b.open, b.close)
-        shapes = {
-            "range": lambda: safe_divide(b.high - b.low, b.close),
-            "body": lambda: log_ratio(b.close, b.open),
-            "upper_shadow": lambda: safe_divide(b.high - top, b.close),
-            "lower_shadow": lambda: safe_divide(bottom - b.low, b.close),
-            "close_location": lambda: safe_divide(b.close - b.low, b.high - b.low),
-        }
-        return shapes[part]()
-
-    return compute
+    shapes: dict[str, ComputeFn] = {
+        "range": lambda b: safe_divide(b.high - b.low, b.close),
+        "body": lambda b: b.log_body,
+        "upper_shadow": lambda b: safe_divide(b.high - _body_bounds(b)[0], b.close),
+        "lower_shadow": lambda b: safe_divide(_body_bounds(b)[1] - b.low, b.close),
+        "close_location": lambda b: safe_divide(b.close - b.low, b.high - b.low, fill=0.5),
+    }
+    return shapes[part]
 
 
 SPECS: list[FeatureSpec] = [
@@ -106,5 +108,5 @@ SPECS: list[FeatureSpec] = [
     _f("lower_shadow_pct", 0, "(min(open, close) - low) / close: lower wick", _bar_shape("lower_shadow")),
     _f("close_location", 0, "(close - low) / (high - low): where the bar closed within its range (0..1)",
        _bar_shape("close_location")),
-    _f("gap_log", 1, "log(open / previous close): the opening gap", lambda b: log_ratio(b.open, lagged(b.close, 1))),
+    _f("gap_log", 1, "log(open / previous close): the opening gap", lambda b: b.log_gap),
 ]

@@ -10,7 +10,6 @@ the feature matrix is computed once and shared, candle-reading nets get `candle_
 from __future__ import annotations
 
 import contextlib
-import functools
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -75,11 +74,30 @@ class ActiveEnsemble:
         return [m.key for m in self.members]
 
     @property
-    def slice_bars(self) -> int:
-        """Bars of history enough for every feature's warm-up (x3, so EMAs settle) and every net's window."""
-        lookback = _max_feature_lookback()
+    def history_bars(self) -> int | None:
+        """Bars of trailing history a prediction needs, or None when only the whole history will do.
+
+        Enough for every member's features to have, at the last bar, the value the full history gives
+        (`features.required_history`, which counts EMA settling too), plus every net's window. A member that
+        learned from a feature depending on where the data starts (`obv`, `ad`) gets the whole history.
+        """
+        from pinelab_core.errors import DataValidationError
+        from pinelab_core.features import required_history
+
+        names = sorted({name for m in self.members if not m.reads_candles for name in m.feature_names})
+        try:
+            history = required_history(names) if names else 0
+        except DataValidationError:
+            return None
         context = max((m.model.context_rows for m in self.members), default=0)
-        return max(MIN_SLICE_BARS, 3 * lookback) + context + 1
+        return max(MIN_SLICE_BARS, history) + context + 1
+
+    def history_slice(self, ohlcv: pd.DataFrame, last: int | None = None, *, more_bars: int = 0) -> pd.DataFrame:
+        """The bars a prediction at position `last` (default: the last bar) reads: `history_bars` up to it,
+        and `more_bars` before that when the `more_bars` bars before `last` are predicted too."""
+        stop = len(ohlcv) if last is None else last + 1
+        bars = self.history_bars
+        return ohlcv.iloc[0 if bars is None else max(0, stop - bars - more_bars):stop]
 
 
 def load_active(settings: Settings, symbol: str, timeframe: str) -> ActiveEnsemble:
@@ -162,13 +180,6 @@ def member_probabilities(active: ActiveEnsemble, inputs: dict[str, pd.DataFrame]
             probs = member.model.predict_proba(frame.iloc[start:int(rows.max()) + 1])
         out[:, m] = probs[rows - start]
     return out
-
-
-@functools.cache
-def _max_feature_lookback() -> int:
-    from pinelab_core.features import feature_catalog
-
-    return int(feature_catalog()["lookback"].max())
 
 
 @contextlib.contextmanager

@@ -95,7 +95,7 @@ def predict_frame(active: ActiveEnsemble, ohlcv: pd.DataFrame, *, symbol: str, s
     """
     if len(ohlcv) < 2:
         raise DataValidationError(f"{symbol} has {len(ohlcv)} bars; a prediction needs history. Widen the range.")
-    sliced = ohlcv.iloc[-active.slice_bars:]
+    sliced = active.history_slice(ohlcv)
     inputs = member_inputs(active, sliced)
     last = np.array([len(sliced) - 1])
     member_probs = member_probabilities(active, inputs, last)

@@ -1,9 +1,8 @@
 """What an agent observes: scale-free, start-independent columns of the feature engine, as one float32 matrix.
 
-The feature engine's catalog will say per feature whether it is `scale_free` and `start_dependent`
-(`pinelab_core.features.model_feature_names()`); until that is in this checkout, `scale_free_features` reads
-the same facts from the catalog's descriptions (price levels, price units and cumulative levels are out).
-Either way an agent never sees a raw price level, so a policy learned on one market reads another's bars.
+The feature catalog says per feature whether it is `scale_free` and `start_dependent`; agents observe only
+`pinelab_core.features.model_feature_names()` (scale-free and start-independent), so an agent never sees a
+raw price level or a cumulative level, and a policy learned on one market reads another's bars.
 """
 
 from __future__ import annotations
@@ -25,28 +24,12 @@ DEFAULT_FEATURES: tuple[str, ...] = (
     "efficiency_ratio_20",
 )
 
-# Catalog descriptions that mark a column as a price level, in price units, or dependent on the data's start.
-_NOT_SCALE_FREE = ("(price level)", "price level", "price units", "level depends on the data's start")
-_PRICE_LEVELS = {"macd", "macd_signal", "macd_hist", "atr_14", "bb_upper_20", "bb_middle_20", "bb_lower_20",
-                 "donchian_upper_20", "donchian_lower_20", "psar"}
-
 
 def scale_free_features() -> list[str]:
-    """Names of the features that are scale-free and start-independent, in catalog order.
+    """Names of the features an agent may observe (scale-free, start-independent), in catalog order."""
+    from pinelab_core.features import model_feature_names
 
-    Uses `pinelab_core.features.model_feature_names()` when the feature engine provides it; otherwise the
-    catalog's descriptions decide (a local stand-in with the same meaning, to be retired with it).
-    """
-    from pinelab_core import features
-
-    provided = getattr(features, "model_feature_names", None)
-    if callable(provided):
-        return [str(name) for name in provided()]
-    catalog = features.feature_catalog()
-    keep = [str(row.name) for row in catalog.itertuples()
-            if str(row.name) not in _PRICE_LEVELS
-            and not any(mark in str(row.description) for mark in _NOT_SCALE_FREE)]
-    return keep
+    return list(model_feature_names())
 
 
 class ObservationFeatures:

@@ -8,8 +8,10 @@
     generate_signals(MarketView) -> [Signal]                  every source's calls on a market
     evaluate_signals(signals, ohlcv) -> frame                 outcomes, entered at the next bar's open
     learn_weights(outcomes, WeightRule()) -> weights, path    multiplicative weights with a floor
+    outcomes_as_of(outcomes, t) -> frame                      tracked calls as known at bar t's close
     aggregate_signals(...) -> AggregateSignal                 consensus score, confidence, position size
-    run_signal_desk(ohlcv, symbol, timeframe, engine=...)     the whole round, for the page and CLI
+    run_signal_desk(ohlcv, symbol, timeframe, engine=...)     the whole round (point in time), page and CLI
+    store_consensus(engine, aggregate, data_source)           upsert; never over a newer round's consensus
     signal_feed(engine), filter_feed(feed, symbols=...)        the live feed of alerts and calls
     latest_consensus(engine) -> frame                         the newest consensus of every market
 
@@ -31,10 +33,10 @@ _EXPORTS: dict[str, str] = {
     "WeightRule": "weights", "learn_weights": "weights", "update_weight": "weights",
     "evaluate_signals": "outcomes", "record_signals": "outcomes", "resolve_outcomes": "outcomes",
     "load_outcomes": "outcomes", "load_weights": "outcomes", "source_performance": "outcomes",
-    "similar_signals": "outcomes", "SimilarSignals": "outcomes",
+    "similar_signals": "outcomes", "SimilarSignals": "outcomes", "outcomes_as_of": "outcomes",
     "AggregateSignal": "aggregate", "Contribution": "aggregate", "SizingRule": "aggregate",
     "aggregate_signals": "aggregate", "position_size": "aggregate",
-    "SignalDesk": "desk", "run_signal_desk": "desk",
+    "SignalDesk": "desk", "run_signal_desk": "desk", "store_consensus": "desk",
     "signal_feed": "feed", "filter_feed": "feed", "latest_consensus": "feed",
 }
 

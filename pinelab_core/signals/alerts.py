@@ -16,8 +16,9 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from pinelab_core.errors import redact
 from pinelab_core.signals.tradingview import RawAlert, TradingViewAlert, dedupe_key, scrub_secret
-from pinelab_core.store.tables import TradingViewAlertRow, WebhookRequestRow
+from pinelab_core.store.tables import TradingViewAlertRow, WebhookRefusalRow, WebhookRequestRow
 
 __all__ = [
     "ALERT_COLUMNS",
@@ -61,10 +62,7 @@ def alert_row_values(
     }
     for name, value in values.items():
         if isinstance(value, str) and name != "dedupe_key":
-            for secret in secrets:
-                if secret:
-                    value = value.replace(secret, "***")
-            values[name] = value
+            values[name] = redact(value, secrets)
     return values
 
 
@@ -108,23 +106,35 @@ class WebhookActivity:
     last_request_at: datetime | None = None
 
 
-def webhook_activity(engine: Engine, *, top_reasons: int = 20) -> WebhookActivity:
-    """Counts of accepted and rejected webhook requests (with the reasons) and the last alert received."""
+def webhook_activity(engine: Engine, *, top_reasons: int = 20, secrets: tuple[str, ...] = ()) -> WebhookActivity:
+    """Counts of accepted and refused webhook requests (with the reasons) and the last alert received.
+
+    Accepted and duplicate requests have an audit row each; refusals are counted per hour and reason.
+    Reasons are shown with `secrets` (and any database password) masked, whatever older rows hold.
+    """
     with Session(engine) as session:
-        outcome_counts = session.exec(
+        accepted = session.exec(
             select(WebhookRequestRow.outcome, func.count()).group_by(WebhookRequestRow.outcome)
         ).all()
+        refused = session.exec(
+            select(WebhookRefusalRow.outcome, func.sum(WebhookRefusalRow.count)).group_by(WebhookRefusalRow.outcome)
+        ).all()
         reasons = session.exec(
-            select(WebhookRequestRow.outcome, WebhookRequestRow.status_code, WebhookRequestRow.reason, func.count())
-            .where(col(WebhookRequestRow.status_code) != 200)
-            .group_by(col(WebhookRequestRow.outcome), col(WebhookRequestRow.status_code), col(WebhookRequestRow.reason))
-            .order_by(func.count().desc())
+            select(WebhookRefusalRow.outcome, WebhookRefusalRow.status_code, WebhookRefusalRow.reason,
+                   func.sum(WebhookRefusalRow.count).label("n"))
+            .group_by(col(WebhookRefusalRow.outcome), col(WebhookRefusalRow.status_code), col(WebhookRefusalRow.reason))
+            .order_by(func.sum(WebhookRefusalRow.count).desc())
             .limit(top_reasons)
         ).all()
-        last_request = session.exec(select(func.max(WebhookRequestRow.received_at))).one()
+        request_times = (session.exec(select(func.max(WebhookRequestRow.received_at))).one(),
+                         session.exec(select(func.max(WebhookRefusalRow.last_at))).one())
+        last_request = max((t for t in map(_utc, request_times) if t is not None), default=None)
         last = session.exec(select(TradingViewAlertRow).order_by(col(TradingViewAlertRow.id).desc()).limit(1)).first()
-    by_outcome = {str(outcome): int(count) for outcome, count in outcome_counts}
+    by_outcome: dict[str, int] = {}
+    for outcome, count in [*accepted, *refused]:
+        by_outcome[str(outcome)] = by_outcome.get(str(outcome), 0) + int(count or 0)
     rejections = pd.DataFrame(reasons, columns=["outcome", "status_code", "reason", "count"])
+    rejections["reason"] = rejections["reason"].map(lambda reason: redact(str(reason), secrets))
     last_alert = None
     if last is not None:
         last_alert = {name: getattr(last, name) for name in ALERT_COLUMNS}

@@ -1,24 +1,27 @@
 """The signal desk: one call that does a market's whole signal round, for the page and the CLI.
 
 Generate every source's signals, track them, judge the ones whose horizon passed (which moves the
-learned weights), fuse the latest calls into the consensus and store it.
+learned weights), fuse the latest calls into the consensus and store it. Everything it returns for the
+frame's last bar t is point in time: weights, track records and the consensus use only the outcomes
+whose exit time is at or before t, so replaying a past bar after later history gives the same numbers.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pandas as pd
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
 
 from pinelab_core.config import Settings
 from pinelab_core.signals.aggregate import AggregateSignal, SizingRule, aggregate_signals
 from pinelab_core.signals.outcomes import (
     SimilarSignals,
     load_outcomes,
-    load_weights,
+    outcomes_as_of,
     record_signals,
     resolve_outcomes,
     similar_signals,
@@ -29,7 +32,10 @@ from pinelab_core.signals.weights import WeightRule, learn_weights
 from pinelab_core.store.tables import AggregatedSignalRow
 from pinelab_core.types import Timeframe
 
-__all__ = ["SignalDesk", "run_signal_desk"]
+__all__ = ["SignalDesk", "run_signal_desk", "store_consensus"]
+
+_CONSENSUS = AggregatedSignalRow.__table__  # type: ignore[attr-defined]
+_CONSENSUS_KEY = ("data_source", "symbol", "timeframe", "time")
 
 
 @dataclass(frozen=True)
@@ -37,9 +43,9 @@ class SignalDesk:
     """Everything the Signals page shows about one market."""
 
     aggregate: AggregateSignal
-    signals: pd.DataFrame  # every tracked signal on this market: the feed and the chart markers
-    performance: pd.DataFrame  # per source: weight, signals, resolved, hit rate, returns
-    weight_path: pd.DataFrame  # exit_time, source, weight: how the weights got where they are
+    signals: pd.DataFrame  # tracked signals on this market as of the last bar: the feed and the chart markers
+    performance: pd.DataFrame  # per source, as of the last bar: weight, signals, resolved, hit rate, returns
+    weight_path: pd.DataFrame  # exit_time, source, weight: how the weights got where they are by the last bar
     similar: dict[str, SimilarSignals]  # per active source: how its like-for-like calls did
 
 
@@ -70,37 +76,46 @@ def run_signal_desk(
     """
     names = list(SIGNAL_SOURCES) if sources is None else sources
     tf = Timeframe.parse(timeframe).value
+    inputs_at = datetime.now(UTC)  # before anything is read: a later round's consensus is never replaced by this one
     view = MarketView.build(ohlcv, symbol, tf, horizon=horizon, engine=engine, settings=settings)
     origin = data_source if data_source is not None else str(ohlcv.attrs.get("provenance", {}).get("source", ""))
     signals = generate_signals(view, names)
     record_signals(engine, signals, data_source=origin)
     resolve_outcomes(engine, ohlcv, symbol, tf, weight_rule, data_source=origin)
-    weights = load_weights(engine, names, weight_rule, symbol=symbol, timeframe=tf, data_source=origin)
-    outcomes = load_outcomes(engine, symbol=symbol, timeframe=tf, sources=names, data_source=origin)
-    aggregate = aggregate_signals(signals, weights, ohlcv, symbol=symbol, timeframe=tf, rule=sizing,
-                                  track_record=outcomes)
-    _store_aggregate(engine, aggregate, origin)
-    _, path = learn_weights(outcomes, weight_rule, names)
-    similar = {c.source: similar_signals(outcomes, next(s for s in reversed(signals)
-                                                        if s.source == c.source and s.time == c.time))
+    at = ohlcv.index[-1]
+    # Point in time: what was known at this bar's close, whatever later history the store has processed.
+    known = outcomes_as_of(load_outcomes(engine, symbol=symbol, timeframe=tf, sources=names, data_source=origin), at)
+    weights, path = learn_weights(known, weight_rule, names)
+    aggregate = aggregate_signals(signals, weights, ohlcv, symbol=symbol, timeframe=tf, at=at, rule=sizing,
+                                  track_record=known)
+    store_consensus(engine, aggregate, origin, inputs_at=inputs_at)
+    similar = {c.source: similar_signals(known, next(s for s in reversed(signals)
+                                                     if s.source == c.source and s.time == c.time))
                for c in aggregate.contributions if c.time is not None}
-    return SignalDesk(aggregate, outcomes, source_performance(outcomes, weights), path, similar)
+    return SignalDesk(aggregate, known, source_performance(known, weights), path, similar)
 
 
-def _store_aggregate(engine: Engine, aggregate: AggregateSignal, data_source: str) -> None:
-    """Keep one consensus row per market and bar (a page refresh updates it, never duplicates it)."""
-    when = aggregate.time.to_pydatetime()
+def store_consensus(engine: Engine, aggregate: AggregateSignal, data_source: str, *,
+                    inputs_at: datetime | None = None) -> bool:
+    """Upsert the consensus row of its market and bar; returns False when a newer one was kept instead.
+
+    One row per market and bar (a page refresh updates it, never duplicates it). A row is replaced only
+    by a consensus whose inputs were read at least as late (`inputs_at`, default now): a slow round that
+    started before an alert arrived never overwrites the consensus of a round that saw the alert.
+    """
     contributions = {c.source: {"weight": c.weight, "direction": c.direction, "strength": c.strength,
                                 "share": c.share} for c in aggregate.contributions}
-    with Session(engine) as session:
-        row = session.exec(select(AggregatedSignalRow).where(
-            AggregatedSignalRow.data_source == data_source, AggregatedSignalRow.symbol == aggregate.symbol,
-            AggregatedSignalRow.timeframe == aggregate.timeframe, AggregatedSignalRow.time == when)).first()
-        if row is None:
-            row = AggregatedSignalRow(data_source=data_source, symbol=aggregate.symbol, timeframe=aggregate.timeframe,
-                                      time=when, score=0.0, confidence=0.0, position_size=0.0, action="HOLD")
-        row.score, row.confidence = aggregate.score, aggregate.confidence
-        row.position_size, row.action = aggregate.position_size, aggregate.action.value
-        row.contributions_json = json.dumps(contributions)
-        session.add(row)
-        session.commit()
+    values = {"data_source": data_source, "symbol": aggregate.symbol, "timeframe": aggregate.timeframe,
+              "time": aggregate.time.to_pydatetime(), "score": aggregate.score, "confidence": aggregate.confidence,
+              "position_size": aggregate.position_size, "action": aggregate.action.value,
+              "contributions_json": json.dumps(contributions), "created_at": datetime.now(UTC),
+              "inputs_at": inputs_at or datetime.now(UTC)}
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(_CONSENSUS).values(**values)
+    statement = statement.on_conflict_do_update(
+        index_elements=["data_source", "symbol", "timeframe", "time"],
+        set_={name: statement.excluded[name] for name in values if name not in _CONSENSUS_KEY},
+        where=_CONSENSUS.c.inputs_at <= statement.excluded.inputs_at,
+    ).returning(_CONSENSUS.c.id)
+    with engine.begin() as connection:
+        return connection.execute(statement).first() is not None

@@ -1,8 +1,10 @@
 """Outcome tracking: what each signal earned once its horizon passed, and the weights that follow.
 
-No look-ahead: a signal placed at bar t's close is entered at bar t+1's open and exited at the
-close of bar t+horizon; until that bar exists the signal stays open. The volatility that scales
-its reward is measured on bars <= t.
+No look-ahead: a signal placed at bar t's close is entered at bar t+1's open and closed by a decision at
+bar t+horizon's close, so it exits at bar t+horizon+1's open; until that bar exists the signal stays open.
+The money comes from the execution engine (`pinelab_core.backtest.round_trip_returns`), the same fill
+model as every backtest, so a source's track record is what trading its calls would have earned. The
+volatility that scales its reward is measured on bars <= t.
 """
 
 from __future__ import annotations
@@ -14,12 +16,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
+from pinelab_core.backtest import round_trip_returns
+from pinelab_core.errors import StoreError
 from pinelab_core.signals.sources import Signal
-from pinelab_core.signals.weights import WeightRule, outcome_reward, update_weight
+from pinelab_core.signals.weights import WeightRule, learn_weights, outcome_reward
+from pinelab_core.store.engine import write_transaction
 from pinelab_core.store.tables import SignalOutcomeRow, SourceWeightRow
 
 __all__ = [
@@ -27,6 +32,7 @@ __all__ = [
     "evaluate_signals",
     "load_outcomes",
     "load_weights",
+    "outcomes_as_of",
     "record_signals",
     "resolve_outcomes",
     "similar_signals",
@@ -35,7 +41,8 @@ __all__ = [
 
 _TABLE = SignalOutcomeRow.__table__  # type: ignore[attr-defined]
 _WEIGHTS = SourceWeightRow.__table__  # type: ignore[attr-defined]
-_RESOLVE = update(_TABLE).where(_TABLE.c.id == bindparam("row_id")).values(
+_CALL_KEY = ("source", "data_source", "symbol", "timeframe", "time", "horizon")  # signal_outcome's unique key
+_RESOLVE = update(_TABLE).where(_TABLE.c.id == bindparam("row_id"), _TABLE.c.resolved_at.is_(None)).values(
     realised_return=bindparam("realised_return"), hit=bindparam("hit"), duration_bars=bindparam("duration_bars"),
     exit_time=bindparam("exit_time"), reward=bindparam("reward"), resolved_at=bindparam("resolved_at"))
 
@@ -51,15 +58,16 @@ def evaluate_signals(signals: pd.DataFrame, ohlcv: pd.DataFrame) -> pd.DataFrame
     times = pd.DatetimeIndex(pd.to_datetime(result["time"], utc=True))
     position = index.searchsorted(times, side="right") - 1  # the bar the signal was placed at
     horizon = result["horizon"].to_numpy(np.int64).clip(min=1)
-    exit_position = position + horizon
-    ready = (position >= 0) & (exit_position < len(index))
+    exit_decision = position + horizon  # the bar at whose close the position is closed
+    ready = (position >= 0) & (exit_decision + 1 < len(index))  # its exit fill (the next open) exists
     opens, closes = ohlcv["open"].to_numpy(np.float64), ohlcv["close"].to_numpy(np.float64)
     log_returns = np.diff(np.log(closes), prepend=np.nan)
     volatility = pd.Series(log_returns).rolling(20, min_periods=5).std().to_numpy()  # trailing: bars <= t
-    entry_pos, exit_pos = np.where(ready, position + 1, 0), np.where(ready, exit_position, 0)
-    entry_price, exit_price = opens[entry_pos], closes[exit_pos]
+    decided, closed = np.where(ready, position, 0), np.where(ready, exit_decision, 0)
+    entry_pos, exit_pos = decided + 1, np.where(ready, exit_decision + 1, 0)
+    entry_price, exit_price = opens[np.minimum(entry_pos, len(index) - 1)], opens[exit_pos]
     direction = result["direction"].to_numpy(np.float64)
-    realised = direction * (exit_price / entry_price - 1.0)
+    realised = np.where(ready, round_trip_returns(ohlcv, decided, closed, np.where(ready, direction, 0.0)), np.nan)
     scale = volatility[np.where(ready, position, 0)] * np.sqrt(horizon)
     strength = result["strength"].to_numpy(np.float64) if "strength" in result else np.ones(len(result))
     rewards = [outcome_reward(r, v, s) for r, v, s in zip(realised, scale, strength, strict=True)]
@@ -75,10 +83,11 @@ def evaluate_signals(signals: pd.DataFrame, ohlcv: pd.DataFrame) -> pd.DataFrame
 
 
 def record_signals(engine: Engine, signals: Iterable[Signal], *, data_source: str = "") -> int:
-    """Store new signals for tracking (one per source, market and bar); returns how many were new.
+    """Store new signals for tracking (one per source, market, bar and horizon); returns how many were new.
 
     `data_source` names where the bars that will judge them come from, so calls judged on simulated
-    ("demo") bars never mix with calls on the real market of the same name.
+    ("demo") bars never mix with calls on the real market of the same name. Concurrent callers are safe:
+    the unique key decides, `ON CONFLICT DO NOTHING` skips what another process stored first.
     """
     rows = [{
         "source": s.source, "data_source": data_source, "symbol": s.symbol, "timeframe": s.timeframe,
@@ -88,37 +97,36 @@ def record_signals(engine: Engine, signals: Iterable[Signal], *, data_source: st
     } for s in signals]
     if not rows:
         return 0
-    table = SignalOutcomeRow.__table__  # type: ignore[attr-defined]
     dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(table).on_conflict_do_nothing()
-    counting = select(func.count()).select_from(table)
+    statement = dialect.insert(_TABLE).on_conflict_do_nothing(index_elements=list(_CALL_KEY)).returning(_TABLE.c.id)
     with engine.begin() as connection:
-        before = connection.execute(counting).scalar_one()
-        connection.execute(statement, rows)  # executemany: one cached compile, batched VALUES
-        return int(connection.execute(counting).scalar_one() - before)
+        return len(connection.execute(statement, rows).all())  # executemany: batched VALUES, new rows returned
 
 
 def resolve_outcomes(engine: Engine, ohlcv: pd.DataFrame, symbol: str, timeframe: str,
                      rule: WeightRule = WeightRule(), *, data_source: str = "") -> int:
-    """Judge every open signal on this market whose horizon has passed; move source weights in exit order.
+    """Judge every open signal on this market whose horizon has passed, exactly once; returns how many.
 
-    Each outcome updates its source's weight on this market exactly once: the rows are marked
-    resolved in the same transaction that stores the new weights.
+    Runs in one write transaction taken before the read (`BEGIN IMMEDIATE` on SQLite; a per-market lock
+    and `FOR UPDATE` row locks on PostgreSQL), updates only rows still `resolved_at IS NULL`, and then
+    stores each touched source's weight replayed from the market's resolved outcomes in exit order, so
+    two rounds racing on one market resolve each call once and leave the weights a serial run would.
     """
     market = {"data_source": data_source, "symbol": symbol, "timeframe": timeframe}
-    table = _TABLE
-    with engine.begin() as connection:
-        open_rows = connection.execute(
-            select(table.c.id, table.c.source, table.c.time, table.c.direction, table.c.horizon, table.c.strength)
-            .where(table.c.data_source == data_source, table.c.symbol == symbol, table.c.timeframe == timeframe,
-                   table.c.resolved_at.is_(None))).all()
+    on_market = [_TABLE.c[key] == value for key, value in market.items()]
+    query = select(_TABLE.c.id, _TABLE.c.source, _TABLE.c.time, _TABLE.c.direction, _TABLE.c.horizon,
+                   _TABLE.c.strength).where(*on_market, _TABLE.c.resolved_at.is_(None))
+    if engine.dialect.name == "postgresql":
+        query = query.with_for_update()
+    with write_transaction(engine, lock=f"signal_outcome:{data_source}:{symbol}:{timeframe}") as connection:
+        open_rows = connection.execute(query).all()
         if not open_rows:
             return 0
         frame = pd.DataFrame.from_records(open_rows, columns=["id", "source", "time", "direction", "horizon",
                                                               "strength"])
         frame["time"] = pd.to_datetime(frame["time"], utc=True)
-        judged = evaluate_signals(frame, ohlcv)
-        done = judged[judged["exit_time"].notna()].sort_values("exit_time", kind="stable")
+        done = evaluate_signals(frame, ohlcv)
+        done = done[done["exit_time"].notna()]
         if done.empty:
             return 0
         now = datetime.now(UTC)
@@ -129,31 +137,33 @@ def resolve_outcomes(engine: Engine, ohlcv: pd.DataFrame, symbol: str, timeframe
         } for row_id, realised, hit, duration, exit_time, reward in zip(
             done["id"], done["realised_return"], done["hit"], done["duration_bars"], done["exit_time"],
             done["reward"], strict=True)]
-        connection.execute(_RESOLVE, updates)
-        _move_weights(connection, done, rule, now, market)
+        updated = connection.execute(_RESOLVE, updates).rowcount
+        if updated != len(updates):  # impossible under the write lock; never move weights on a guess
+            raise StoreError(f"Resolved {updated} of {len(updates)} signal outcomes on {symbol}: another writer "
+                             "raced this one. Retry.")
+        _store_weights(connection, sorted(set(done["source"])), rule, now, market)
         return len(done)
 
 
-def _move_weights(connection: Any, done: pd.DataFrame, rule: WeightRule, now: datetime,
-                  market: dict[str, str]) -> None:
-    """Apply each resolved call's reward to its source's weight, in the order the outcomes became known."""
-    weights_table = _WEIGHTS
-    on_market = [weights_table.c[key] == value for key, value in market.items()]
-    stored = {source: (weight, count) for source, weight, count in connection.execute(
-        select(weights_table.c.source, weights_table.c.weight, weights_table.c.n_outcomes).where(*on_market)).all()}
-    moved: dict[str, tuple[float, int]] = {}
-    for source, reward in zip(done["source"], done["reward"], strict=True):
-        if pd.isna(reward):
-            continue
-        weight, count = moved.get(source, stored.get(source, (rule.initial, 0)))
-        moved[source] = (update_weight(weight, float(reward), rule), count + 1)
-    for source, (weight, count) in moved.items():
-        values = {"weight": weight, "n_outcomes": count, "updated_at": now}
-        if source in stored:
-            connection.execute(update(weights_table).where(weights_table.c.source == source, *on_market)
-                               .values(**values))
-        else:
-            connection.execute(insert(weights_table).values(source=source, **market, **values))
+def _store_weights(connection: Any, sources: list[str], rule: WeightRule, now: datetime,
+                   market: dict[str, str]) -> None:
+    """Replay `sources`' resolved outcomes on this market in exit order; upsert each weight and its count."""
+    resolved = connection.execute(
+        select(_TABLE.c.source, _TABLE.c.time, _TABLE.c.horizon, _TABLE.c.exit_time, _TABLE.c.reward)
+        .where(*(_TABLE.c[key] == value for key, value in market.items()), _TABLE.c.source.in_(sources),
+               _TABLE.c.resolved_at.is_not(None), _TABLE.c.reward.is_not(None))).all()
+    frame = pd.DataFrame.from_records(resolved, columns=["source", "time", "horizon", "exit_time", "reward"])
+    weights, _ = learn_weights(frame, rule, sources)
+    counts = frame["source"].value_counts()
+    rows = [{**market, "source": source, "weight": weights[source], "n_outcomes": int(counts.get(source, 0)),
+             "updated_at": now} for source in sources]
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(_WEIGHTS)
+    statement = statement.on_conflict_do_update(
+        index_elements=["source", "data_source", "symbol", "timeframe"],
+        set_={"weight": statement.excluded.weight, "n_outcomes": statement.excluded.n_outcomes,
+              "updated_at": statement.excluded.updated_at})
+    connection.execute(statement, rows)
 
 
 def load_weights(engine: Engine, sources: Iterable[str], rule: WeightRule = WeightRule(), *, symbol: str = "",
@@ -192,6 +202,23 @@ def load_outcomes(engine: Engine, *, symbol: str | None = None, timeframe: str |
         frame[name] = frame[name].astype("float64")
     frame["hit"] = frame["hit"].astype(object).where(frame["hit"].notna(), None)
     return frame
+
+
+def outcomes_as_of(outcomes: pd.DataFrame, at: pd.Timestamp) -> pd.DataFrame:
+    """Tracked signals as they stood at bar `at`'s close: placed at or before it, and resolved only when
+    their exit time is at or before it (later results are blanked, the call shows as open).
+
+    Everything a page shows for bar t (weights, track records, similar calls, Kelly inputs) starts from
+    this frame, so it is identical whether the store has processed later history or not.
+    """
+    at = pd.Timestamp(at)
+    known = outcomes[outcomes["time"] <= at].copy()
+    later = ~(known["exit_time"] <= at)  # NaT (still open) counts as later
+    for name in ("realised_return", "reward", "duration_bars"):
+        known[name] = known[name].where(~later)
+    known["exit_time"] = known["exit_time"].where(~later)
+    known["hit"] = known["hit"].astype(object).where(~later, None)
+    return known
 
 
 def source_performance(outcomes: pd.DataFrame, weights: dict[str, float]) -> pd.DataFrame:

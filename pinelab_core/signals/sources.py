@@ -150,13 +150,17 @@ def _tradingview_alerts(view: MarketView) -> list[Signal]:
 
 
 def _ensemble_predictions(view: MarketView) -> list[Signal]:
-    """The model ensemble's logged predictions for this market and bar size (the `prediction` table)."""
+    """The model ensemble's logged live predictions for this market and bar size (the `prediction` table).
+
+    Rows flagged in-sample (a past bar, or one inside the models' training range) are never a live call.
+    """
     if view.engine is None or view.ohlcv.empty:
         return []
     first = view.ohlcv.index[0].to_pydatetime()
     with Session(view.engine) as session:
         rows = session.exec(select(PredictionRow).where(PredictionRow.timeframe == view.timeframe,
-                                                        col(PredictionRow.bar_time) >= first)).all()
+                                                        col(PredictionRow.bar_time) >= first,
+                                                        col(PredictionRow.in_sample).is_(False))).all()
     key = symbol_key(view.symbol)
     signals = []
     for row in rows:

@@ -85,6 +85,12 @@ _KNOWN_KEYS = frozenset(key for names in _ALIASES.values() for key in names) | S
 class AlertFormatError(PinelabError):
     """The body is not a TradingView alert at all (bad JSON, empty, unknown sentence). Fix input (HTTP 400)."""
 
+    # The message never quotes the body; `excerpt` holds its start, which the sidecar shows only to a sender
+    # who proved it knows the secret (masked), so an outsider's junk is never echoed or stored.
+    def __init__(self, message: str, *, excerpt: str = "") -> None:
+        super().__init__(message)
+        self.excerpt = excerpt
+
 
 class AlertFieldError(PinelabError):
     """The alert parsed, but a field is invalid (unknown action, bad price, absurd size). Fix input (HTTP 422)."""
@@ -257,8 +263,8 @@ def _decode_sentence(text: str) -> RawAlert:
     match = _SENTENCE.match(" ".join(text.split()))
     if match is None:
         raise AlertFormatError(
-            f"Cannot read {text[:60]!r} as an alert. Send the JSON template, or a sentence such as "
-            "'BUY BTCUSDT @ 43000' or 'sell 2 ETHUSD at 2300.5'."
+            "The text is not an alert sentence. Send the JSON template, or a sentence such as "
+            "'BUY BTCUSDT @ 43000' or 'sell 2 ETHUSD at 2300.5'.", excerpt=text[:60]
         )
     fields: dict[str, Any] = {"action": match["action"].lower(), "ticker": match["ticker"]}
     if match["qty"]:

@@ -53,8 +53,12 @@ def learn_weights(
 ) -> tuple[dict[str, float], pd.DataFrame]:
     """Replay outcomes in the order they were realised; the final weights and the path they took.
 
+    Outcomes known at the same moment are taken in a fixed order (placement time, horizon), so the result
+    depends only on the set of outcomes, never on the order they were resolved or loaded in.
+
     Args:
-        outcomes: columns `source`, `reward` and `exit_time` (when the outcome became known).
+        outcomes: columns `source`, `reward` and `exit_time` (when the outcome became known); `time` and
+            `horizon` break ties when present.
         rule: the update's learning rate, floor and ceiling.
         sources: sources to include even without outcomes (they keep the initial weight).
 
@@ -63,7 +67,8 @@ def learn_weights(
     """
     weights = {name: rule.initial for name in sources}
     path: list[tuple[object, str, float]] = []
-    ordered = outcomes.dropna(subset=["reward"]).sort_values("exit_time", kind="stable")
+    keys = [name for name in ("exit_time", "time", "horizon", "source") if name in outcomes]
+    ordered = outcomes.dropna(subset=["reward"]).sort_values(keys, kind="stable")
     for when, source, reward in zip(ordered["exit_time"], ordered["source"], ordered["reward"], strict=True):
         weights[source] = update_weight(weights.get(source, rule.initial), float(reward), rule)
         path.append((when, source, weights[source]))

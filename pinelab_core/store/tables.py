@@ -8,6 +8,7 @@ typed records.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 
 from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint
@@ -30,12 +31,19 @@ __all__ = [
     "SourceWeightRow",
     "JobRow",
     "TradingViewAlertRow",
+    "WebhookRefusalRow",
     "WebhookRequestRow",
+    "model_set_key",
 ]
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def model_set_key(model_versions_json: str) -> str:
+    """The `prediction.model_key` of a model set: a fixed-width hash of its versions and label spec JSON."""
+    return hashlib.sha256(model_versions_json.encode("utf-8")).hexdigest()
 
 
 class SchemaVersion(SQLModel, table=True):
@@ -163,10 +171,17 @@ class JobLogRow(SQLModel, table=True):
 
 
 class PredictionRow(SQLModel, table=True):
-    """A logged ensemble prediction; the outcome columns fill in once its horizon has passed."""
+    """A logged ensemble prediction; the outcome columns fill in once its horizon has passed.
+
+    One row per (source, symbol, timeframe, bar_time, model set): `model_key` hashes the model set
+    (`model_versions_json`), and loggers upsert on that key, so two processes logging the same call store it once.
+    """
 
     __tablename__ = "prediction"
-    __table_args__ = (Index("ix_prediction_symbol_bar", "symbol", "timeframe", "bar_time"),)
+    __table_args__ = (
+        Index("ix_prediction_symbol_bar", "symbol", "timeframe", "bar_time"),
+        Index("uq_prediction_call", "source", "symbol", "timeframe", "bar_time", "model_key", unique=True),
+    )
     id: int | None = Field(default=None, primary_key=True)
     created_at: datetime = Field(default_factory=utcnow)
     source: str = ""
@@ -179,6 +194,8 @@ class PredictionRow(SQLModel, table=True):
     probabilities_json: str = Field(default="{}", sa_column=Column(Text))
     members_json: str = Field(default="{}", sa_column=Column(Text))
     model_versions_json: str = Field(default="{}", sa_column=Column(Text))
+    model_key: str = Field(default="", max_length=64)  # model_set_key(model_versions_json)
+    in_sample: bool = False  # the bar was not the newest, or lay inside the models' training range
     input_fingerprint: str = ""
     close_at_bar: float | None = None
     realised_return: float | None = None
@@ -214,22 +231,43 @@ class TradingViewAlertRow(SQLModel, table=True):
 
 
 class WebhookRequestRow(SQLModel, table=True):
-    """Audit trail: every webhook request's outcome (never the passphrase)."""
+    """Audit trail of the alerts let in: one row per accepted or duplicate request (kept PINELAB_WEBHOOK_AUDIT_DAYS).
+
+    Refused requests are counted in `webhook_refusal` instead, so a flood of junk cannot grow the store.
+    """
 
     __tablename__ = "webhook_request"
     id: int | None = Field(default=None, primary_key=True)
     received_at: datetime = Field(default_factory=utcnow, index=True)
     client: str = ""
     status_code: int
-    outcome: str = Field(max_length=32)  # accepted|duplicate|unauthorized|malformed|invalid|too_large|rate_limited|forbidden
+    outcome: str = Field(max_length=32)  # accepted|duplicate
     reason: str = ""
     alert_id: int | None = None
 
 
+class WebhookRefusalRow(SQLModel, table=True):
+    """Refused webhook requests, counted per hour, outcome, status and (secret-free) reason."""
+
+    __tablename__ = "webhook_refusal"
+    period_start: datetime = Field(primary_key=True)  # the hour the refusals arrived in (UTC)
+    outcome: str = Field(primary_key=True, max_length=32)  # unauthorized|malformed|invalid|too_large|rate_limited|...
+    status_code: int = Field(primary_key=True)
+    reason: str = Field(primary_key=True, max_length=300)
+    count: int = 0
+    last_at: datetime = Field(default_factory=utcnow)
+    last_client: str = Field(default="", max_length=64)
+
+
 class AggregatedSignalRow(SQLModel, table=True):
-    """The fused score for a symbol at a time, with each source's contribution."""
+    """The fused score for a market at a bar, with each source's contribution (one row per market and bar).
+
+    `inputs_at` is when the round that computed it read its inputs; a stored consensus is only ever
+    replaced by one computed from inputs read at least as late (see `signals.desk`).
+    """
 
     __tablename__ = "aggregated_signal"
+    __table_args__ = (Index("uq_aggregated_signal_bar", "data_source", "symbol", "timeframe", "time", unique=True),)
     id: int | None = Field(default=None, primary_key=True)
     data_source: str = Field(default="", max_length=64)
     symbol: str = Field(index=True, max_length=64)
@@ -241,13 +279,15 @@ class AggregatedSignalRow(SQLModel, table=True):
     action: str = Field(max_length=8)
     contributions_json: str = Field(default="{}", sa_column=Column(Text))
     created_at: datetime = Field(default_factory=utcnow)
+    inputs_at: datetime = Field(default_factory=utcnow)
 
 
 class SignalOutcomeRow(SQLModel, table=True):
-    """A single source's signal and, after its horizon, what it earned (one per source, market and bar)."""
+    """A single source's signal and, after its horizon, what it earned (one per source, market, bar and horizon)."""
 
     __tablename__ = "signal_outcome"
-    __table_args__ = (UniqueConstraint("source", "data_source", "symbol", "timeframe", "time"),)
+    __table_args__ = (Index("uq_signal_outcome_call", "source", "data_source", "symbol", "timeframe", "time", "horizon",
+                            unique=True),)
     id: int | None = Field(default=None, primary_key=True)
     source: str = Field(index=True, max_length=64)
     data_source: str = Field(default="", max_length=64)  # where the judging bars came from ("demo" = simulated)

@@ -57,6 +57,8 @@ class TrainRequest:
     activate: bool = False
     model_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     tune_trials: int = 0  # > 0: pick hyperparameters by nested walk-forward first (see training.tuning)
+    include_price_levels: bool = False  # also learn from price levels (sma_200, bands): off by default
+    include_start_dependent: bool = False  # also learn from cumulative sums (obv, ad): off by default
 
     def validate(self) -> TrainRequest:
         """Check the request before anything runs; raise a PinelabError that says what to change."""
@@ -199,9 +201,12 @@ def _features(settings: Settings, ohlcv: pd.DataFrame, request: TrainRequest) ->
     if all(model in CANDLE_MODELS for model in request.models):
         return None
     from pinelab_core.features import build_features_cached
+    from pinelab_core.training.walk_forward import select_model_features
 
     # one frame in, one frame out (a dict only comes back for a dict of symbols)
-    return cast(pd.DataFrame, build_features_cached(ohlcv, settings, request.groups))
+    built = cast(pd.DataFrame, build_features_cached(ohlcv, settings, request.groups))
+    return select_model_features(built, request.groups, include_price_levels=request.include_price_levels,
+                                 include_start_dependent=request.include_start_dependent)
 
 
 def _register(settings: Settings, request: TrainRequest, symbol: str, ohlcv: pd.DataFrame,
@@ -221,6 +226,8 @@ def _register(settings: Settings, request: TrainRequest, symbol: str, ohlcv: pd.
         seed=request.seed, device=report.device, metrics=json_safe(report.metrics), job_id=job_id,
         trained_through=str(report.options.get("trained_through", "")),
         options=json_safe({**report.options, "groups": request.groups, "overfit": report.overfit,
+                           "include_price_levels": request.include_price_levels,
+                           "include_start_dependent": request.include_start_dependent,
                            "overfit_threshold": report.overfit_threshold, "start": request.start, "end": request.end}),
         fold_metrics=json_safe(report.folds.to_dict(orient="records")),
         feature_importance=json_safe(report.feature_importance.to_dict()) if report.feature_importance is not None

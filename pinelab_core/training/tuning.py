@@ -95,7 +95,9 @@ def tune(
         raise ConfigError(f"No search space for {model_cls.kind!r}: pass search_space={{'param': [values]}}.")
     if n_trials < 1:
         raise ConfigError(f"n_trials must be at least 1, got {n_trials}.")
-    inputs = model_inputs(model_cls, ohlcv, features, groups)
+    inputs = model_inputs(model_cls, ohlcv, features, groups,
+                          include_price_levels=bool(options.get("include_price_levels", False)),
+                          include_start_dependent=bool(options.get("include_start_dependent", False)))
     cut = _first_test_bar(ohlcv, inputs, LabelSpec(label, horizon, label_params or {}), train_size)
     candidates = list(ParameterSampler(space, n_iter=n_trials, random_state=seed))
     total = len(candidates) + 1

@@ -30,7 +30,7 @@ from pinelab_core.training.report import (
 from pinelab_core.training.splits import WalkForwardFold, walk_forward_splits
 from pinelab_core.types import OHLCV_COLUMNS
 
-__all__ = ["WalkForwardProgress", "train_models", "walk_forward"]
+__all__ = ["WalkForwardProgress", "default_features", "select_model_features", "train_models", "walk_forward"]
 
 DEFAULT_FOLDS = 5
 #: Models that read normalised raw candles (`models.inputs.candle_inputs`) instead of the feature matrix.
@@ -77,6 +77,8 @@ def walk_forward(
     *,
     features: pd.DataFrame | None = None,
     groups: list[str] | None = None,
+    include_price_levels: bool = False,
+    include_start_dependent: bool = False,
     label_params: dict[str, float] | None = None,
     train_size: int | None = None,
     test_size: int | None = None,
@@ -102,9 +104,14 @@ def walk_forward(
         horizon: label horizon h in bars; also the purge length.
         label: "direction" or "triple_barrier" (see `training.labels`).
         seed: seeds every fold's model and the final refit.
-        features: a ready feature frame on the OHLCV index; default `build_features(ohlcv, groups)`
-            (or the raw candle inputs for models that read candles).
+        features: a ready feature frame on the OHLCV index, used as given; default the model inputs of
+            `default_features` (or the raw candle inputs for models that read candles).
         groups: feature groups to build when `features` is not given.
+        include_price_levels: with the default features, also feed price levels and values in price or
+            volume units (`sma_200`, Bollinger bands, `atr_14`): thresholds that never recur once the price
+            has moved on, so they are left out unless asked for.
+        include_start_dependent: with the default features, also feed cumulative sums (`obv`, `ad`) whose
+            values depend on where the data starts, so inference on a trailing slice cannot reproduce them.
         label_params: label multipliers, e.g. {"k": 0.5} or {"profit_take": 2.0}.
         train_size: labelled rows in the first training window (default half of them).
         test_size: rows per test fold (default: the rest split into 5 folds).
@@ -130,7 +137,8 @@ def walk_forward(
     model_params = {**(model_params or {}), **more_model_params}
     _check_ohlcv(ohlcv)
     model_cls = resolve_model_class(model)
-    inputs = model_inputs(model_cls, ohlcv, features, groups)
+    inputs = model_inputs(model_cls, ohlcv, features, groups, include_price_levels=include_price_levels,
+                          include_start_dependent=include_start_dependent)
     sample = labelled_sample(inputs, make_labels(ohlcv, spec))
     train_size, test_size = default_sizes(len(sample.y), train_size, test_size)
     validation_size = int(round(validation_fraction * train_size))
@@ -184,9 +192,8 @@ def train_models(
     """
     shared = features
     if shared is None and any(resolve_model_class(m).kind not in CANDLE_MODELS for m in models):
-        from pinelab_core.features import build_features
-
-        shared = build_features(ohlcv, groups=groups)
+        shared = default_features(ohlcv, groups, include_price_levels=options.get("include_price_levels", False),
+                                  include_start_dependent=options.get("include_start_dependent", False))
     reports: dict[str, TrainReport] = {}
     for model in models:
         model_cls = resolve_model_class(model)
@@ -340,8 +347,9 @@ def resolve_model_class(model: str | type[Model]) -> type[Model]:
 
 
 def model_inputs(model_cls: type[Model], ohlcv: pd.DataFrame, features: pd.DataFrame | None,
-                  groups: list[str] | None) -> pd.DataFrame:
-    """The model's input frame: given features, raw candles for candle-reading nets, else `build_features`."""
+                 groups: list[str] | None, *, include_price_levels: bool = False,
+                 include_start_dependent: bool = False) -> pd.DataFrame:
+    """The model's input frame: given features, raw candles for candle-reading nets, else `default_features`."""
     if features is not None:
         if not features.index.equals(ohlcv.index):
             raise DataValidationError("The feature frame's index differs from the OHLCV index; build both together.")
@@ -350,9 +358,28 @@ def model_inputs(model_cls: type[Model], ohlcv: pd.DataFrame, features: pd.DataF
         from pinelab_core.models.inputs import candle_inputs
 
         return candle_inputs(ohlcv)
+    return default_features(ohlcv, groups, include_price_levels=include_price_levels,
+                            include_start_dependent=include_start_dependent)
+
+
+def default_features(ohlcv: pd.DataFrame, groups: list[str] | None = None, *, include_price_levels: bool = False,
+                     include_start_dependent: bool = False) -> pd.DataFrame:
+    """The feature matrix's model inputs: scale-free, start-independent columns unless asked otherwise."""
     from pinelab_core.features import build_features
 
-    return build_features(ohlcv, groups=groups)
+    return select_model_features(build_features(ohlcv, groups=groups), groups,
+                                 include_price_levels=include_price_levels,
+                                 include_start_dependent=include_start_dependent)
+
+
+def select_model_features(features: pd.DataFrame, groups: list[str] | None = None, *,
+                          include_price_levels: bool = False, include_start_dependent: bool = False) -> pd.DataFrame:
+    """The columns of a built feature matrix that models learn from (`features.model_feature_names`)."""
+    from pinelab_core.features import model_feature_names
+
+    wanted = model_feature_names(groups, include_price_levels=include_price_levels,
+                                 include_start_dependent=include_start_dependent)
+    return features[[name for name in wanted if name in features.columns]]
 
 
 def labelled_sample(inputs: pd.DataFrame, labels: pd.Series) -> LabelledSample:

@@ -1,15 +1,18 @@
 """The FastAPI app of the webhook sidecar: `POST /webhook/tradingview` and `GET /healthz`.
 
 The body is read by hand, not by a pydantic model, so that size is enforced before parsing (413),
-JSON, text/plain JSON and plain sentences all land, and every refusal gets the right status and an
-audit row. Checks run cheapest and least revealing first: allowlist, rate limit, size, signature,
-format, passphrase, fields. Storage goes through the group-commit writer on the event loop;
+JSON, text/plain JSON and plain sentences all land, and every refusal gets the right status and a
+count. Checks run cheapest and least revealing first: allowlist, size, signature or passphrase,
+format, fields; only failed authentications are rate limited. Storage goes through the one dedicated
+writer thread (a request waits for its commit at most PINELAB_WEBHOOK_STORE_WAIT_S, then gets a 503);
 enrichment runs after the answer on its own thread.
 """
 
 from __future__ import annotations
 
+import hmac
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -20,27 +23,29 @@ from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from pinelab_core.config import Settings
-from pinelab_core.errors import AuthError, PinelabError, StoreError
+from pinelab_core.errors import AuthError, ConfigError, StoreError, redact
 from pinelab_core.signals.alerts import alert_row_values
 from pinelab_core.signals.tradingview import (
     MAX_ALERT_BYTES,
     AlertFieldError,
     AlertFormatError,
+    RawAlert,
     decode_alert_body,
     validate_alert,
 )
 from pinelab_core.store.engine import get_engine
 from pinelab_core.webhook.enrich import AlertEnricher
 from pinelab_core.webhook.security import (
+    INSECURE_REFUSAL,
     SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
     IpAllowlist,
+    RedactingFilter,
     TokenBucketLimiter,
     check_passphrase,
     client_address,
@@ -94,25 +99,40 @@ class _Rejection(Exception):
     outcome: str
     reason: str
     headers: dict[str, str] = field(default_factory=dict)
+    stored_reason: str = ""  # what the refusal count keeps when `reason` names an address
 
 
 def create_app(settings: Settings, *, engine: Engine | None = None, enrich: bool | None = None) -> FastAPI:
     """Build the sidecar app. Serve it with `pinelab webhook`; tests call it through a TestClient.
 
     Args:
-        settings: where the store is and the webhook_* keys (secret, HMAC secret, rate, allowlist).
+        settings: where the store is and the webhook_* keys (secrets, rate, allowlist, store wait, audit days).
         engine: the store engine; by default `get_engine(settings)`.
         enrich: add market context after answering; by default `settings.webhook_enrich`.
+
+    Raises:
+        ConfigError: neither PINELAB_WEBHOOK_SECRET nor PINELAB_WEBHOOK_HMAC_SECRET is set and
+            `settings.webhook_insecure` is not (anyone reaching the port could post trades).
     """
+    secrets = _secrets(settings)
+    if not secrets and not settings.webhook_insecure:
+        raise ConfigError(INSECURE_REFUSAL)
+    if not secrets:
+        log.warning("Webhook sidecar running WITHOUT a secret (--insecure): anything that reaches it is accepted.")
+    _guard_logs(secrets)
     engine = engine if engine is not None else get_engine(settings)
     enricher = AlertEnricher(engine, settings) if (settings.webhook_enrich if enrich is None else enrich) else None
-    writer = AlertWriter(engine, on_new_alerts=enricher.enqueue if enricher else None)
+    writer = AlertWriter(engine, on_new_alerts=enricher.enqueue if enricher else None,
+                         wait_s=settings.webhook_store_wait_s, synchronous=settings.webhook_sqlite_synchronous,
+                         audit_days=settings.webhook_audit_days)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        writer.start()
         if enricher:
             enricher.start()
         yield
+        await run_in_threadpool(writer.close)
         if enricher:
             enricher.close()
 
@@ -120,8 +140,21 @@ def create_app(settings: Settings, *, engine: Engine | None = None, enrich: bool
     app.state.writer, app.state.enricher = writer, enricher
     _add_error_handlers(app)
     _add_alert_route(app, settings, _Gate(settings), writer)
-    _add_health_route(app, engine, writer, enricher)
+    _add_health_route(app, writer, enricher)
     return app
+
+
+def _secrets(settings: Settings) -> tuple[str, ...]:
+    return tuple(s for s in (settings.webhook_secret, settings.webhook_hmac_secret) if s)
+
+
+def _guard_logs(secrets: tuple[str, ...]) -> None:
+    """Mask the secrets (and database passwords) in everything the sidecar's modules log."""
+    for name in ("pinelab_core.webhook.app", "pinelab_core.webhook.writer", "pinelab_core.webhook.enrich"):
+        logger = logging.getLogger(name)
+        for old in [f for f in logger.filters if isinstance(f, RedactingFilter)]:
+            logger.removeFilter(old)
+        logger.addFilter(RedactingFilter(secrets))
 
 
 def _add_alert_route(app: FastAPI, settings: Settings, gate: _Gate, writer: AlertWriter) -> None:
@@ -133,64 +166,111 @@ def _add_alert_route(app: FastAPI, settings: Settings, gate: _Gate, writer: Aler
         try:
             job = await gate.admit(request, client)
         except _Rejection as refusal:
-            await _audit(writer, AuditEntry(client, refusal.status, refusal.outcome, refusal.reason))
-            return JSONResponse({"ok": False, "error": refusal.outcome, "reason": refusal.reason},
+            reason = redact(refusal.reason, gate.secrets)
+            writer.count_refusal(AuditEntry(client, refusal.status, refusal.outcome, refusal.stored_reason or reason))
+            return JSONResponse({"ok": False, "error": refusal.outcome, "reason": reason},
                                 status_code=refusal.status, headers=refusal.headers)
         try:
             result = await writer.submit(job)
         except StoreError as exc:
             log.error("Alert not stored: %s", exc)
-            return JSONResponse({"ok": False, "error": "store_unavailable", "reason": "Could not store the alert. "
-                                 "Retry."}, status_code=503, headers={"Retry-After": "1"})
+            return JSONResponse({"ok": False, "error": "store_unavailable", "reason": "The store is busy or down; "
+                                 "the alert was not stored. Send it again."}, status_code=503,
+                                headers={"Retry-After": "1"})
         stored = job.alert or {}
         return JSONResponse({"ok": True, "id": result.alert_id, "duplicate": result.duplicate,
                              "ticker": stored.get("ticker"), "action": stored.get("action")})
 
 
-def _add_health_route(app: FastAPI, engine: Engine, writer: AlertWriter, enricher: AlertEnricher | None) -> None:
+def _add_health_route(app: FastAPI, writer: AlertWriter, enricher: AlertEnricher | None) -> None:
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
-        """Liveness and store reachability, for monitors."""
-        database_ok = await run_in_threadpool(_database_ok, engine)
-        body = {"ok": database_ok, "service": "pinelab-webhook", "database": "ok" if database_ok else "unreachable",
-                "waiting_for_commit": writer.pending,
+        """Liveness and the store's state as the writer last saw it; never waits for the database."""
+        body = {"service": "pinelab-webhook", **writer.health(),
                 "enrichment_backlog": enricher.backlog if enricher else 0}
-        return JSONResponse(body, status_code=200 if database_ok else 503)
+        body["ok"] = body["database"] in {"ok", "starting"}
+        return JSONResponse(body, status_code=200 if body["ok"] else 503)
 
 
 class _Gate:
-    """Decides, request by request, whether an alert is let in; builds its row when it is."""
+    """Decides, request by request, whether an alert is let in; builds its row when it is.
+
+    Checks run cheapest and least revealing first. Until a request has proved it knows the secret,
+    nothing it sent is echoed, and only its failures are charged to its address's rate limit.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.allowlist = IpAllowlist(settings.webhook_ip_allowlist)
         self.limiter = TokenBucketLimiter(settings.webhook_rate_limit)
-        self.secrets = tuple(s for s in (settings.webhook_secret, settings.webhook_hmac_secret) if s)
+        self.secrets = _secrets(settings)
 
     async def admit(self, request: Request, client: str) -> WriteJob:
         if not self.allowlist.allows(client):
-            raise _Rejection(403, "forbidden", f"Address {client} is not on PINELAB_WEBHOOK_IP_ALLOWLIST.")
-        wait = self.limiter.acquire(client)
-        if wait > 0:
-            raise _Rejection(429, "rate_limited", f"Over {self.settings.webhook_rate_limit:g} alerts/s from {client}. "
-                             "Slow down.", {"Retry-After": str(max(1, round(wait)))})
+            raise _Rejection(403, "forbidden", f"Address {client} is not on PINELAB_WEBHOOK_IP_ALLOWLIST.",
+                             stored_reason="Address not on PINELAB_WEBHOOK_IP_ALLOWLIST.")
         body = await _read_capped(request)
-        signature = request.headers.get(SIGNATURE_HEADER)
+        raw = self._authenticate(request, body, client)
         try:
-            if signature is not None:
-                verify_signature(body, signature, self.settings.webhook_hmac_secret)
-            raw = decode_alert_body(body, request.headers.get("content-type", ""))
-            if signature is None:
-                check_passphrase(raw.passphrase, self.settings.webhook_secret)
             alert = validate_alert(raw)
-        except AuthError as exc:
-            raise _Rejection(401, "unauthorized", str(exc)) from None
-        except AlertFormatError as exc:
-            raise _Rejection(400, "malformed", str(exc)) from None
         except AlertFieldError as exc:
             raise _Rejection(422, "invalid", str(exc)) from None
         values = alert_row_values(alert, raw, datetime.now(UTC), self.secrets)
         return WriteJob(AuditEntry(client, 200, "accepted"), values)
+
+    def _authenticate(self, request: Request, body: bytes, client: str) -> RawAlert:
+        """The decoded alert of a sender that proved it knows a secret; refusals otherwise."""
+        content_type = request.headers.get("content-type", "")
+        signature = request.headers.get(SIGNATURE_HEADER)
+        try:
+            if signature is not None:
+                verify_signature(body, signature, self.settings.webhook_hmac_secret,
+                                 request.headers.get(TIMESTAMP_HEADER))
+                return self._decode(body, content_type)
+            if self.settings.webhook_hmac_secret and not self.settings.webhook_secret:
+                raise AuthError("This sidecar accepts signed requests only: send X-Pinelab-Signature.")
+            if not self.settings.webhook_secret:
+                return self._decode(body, content_type)  # --insecure
+            try:
+                raw = decode_alert_body(body, content_type)
+            except AlertFormatError as exc:
+                if not passphrase_in(body, self.settings.webhook_secret):
+                    raise self._unauthenticated(client, 400, "malformed", str(exc)) from None
+                raise _Rejection(400, "malformed", _with_excerpt(exc)) from None
+            check_passphrase(raw.passphrase, self.settings.webhook_secret)
+            return raw
+        except AuthError as exc:
+            raise self._unauthenticated(client, 401, "unauthorized", str(exc)) from None
+
+    def _decode(self, body: bytes, content_type: str) -> RawAlert:
+        try:
+            return decode_alert_body(body, content_type)
+        except AlertFormatError as exc:
+            raise _Rejection(400, "malformed", _with_excerpt(exc)) from None
+
+    def _unauthenticated(self, client: str, status: int, outcome: str, reason: str) -> _Rejection:
+        """A refusal for a sender that did not authenticate, charged to its address: past the limit, a 429."""
+        wait = self.limiter.acquire(client)
+        if wait > 0:
+            return _Rejection(429, "rate_limited", f"Over {self.settings.webhook_rate_limit:g} failed "
+                              f"authentications/s from {client}. Slow down.", {"Retry-After": str(max(1, round(wait)))},
+                              stored_reason="Over the failed-authentication rate limit.")
+        return _Rejection(status, outcome, reason)
+
+
+def _with_excerpt(exc: AlertFormatError) -> str:
+    return f"Cannot read {exc.excerpt!r} as an alert. {exc}" if exc.excerpt else str(exc)
+
+
+def passphrase_in(body: bytes, secret: str) -> bool:
+    """Whether a body too broken to parse still carries the right passphrase (then its sender may see why)."""
+    match = _LOOSE_PASSPHRASE.search(body.decode("utf-8", "replace"))
+    if match is None:
+        return False
+    return hmac.compare_digest(match["value"].encode("utf-8", "surrogatepass"), secret.encode("utf-8"))
+
+
+_LOOSE_PASSPHRASE = re.compile(r"(?:passphrase|secret)[\"']?\s*[=:]\s*[\"']?(?P<value>[^\s\"',}]+)", re.IGNORECASE)
 
 
 async def _read_capped(request: Request) -> bytes:
@@ -209,22 +289,6 @@ async def _read_capped(request: Request) -> bytes:
     except ClientDisconnect:
         raise _Rejection(400, "malformed", "The client disconnected before the body was complete.") from None
     return b"".join(chunks)
-
-
-async def _audit(writer: AlertWriter, entry: AuditEntry) -> None:
-    try:
-        await writer.submit(WriteJob(entry))
-    except PinelabError as exc:  # the refusal still goes out; the audit gap is logged
-        log.error("Could not audit a %s request: %s", entry.outcome, exc)
-
-
-def _database_ok(engine: Engine) -> bool:
-    try:
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-        return True
-    except SQLAlchemyError:
-        return False
 
 
 def _add_error_handlers(app: FastAPI) -> None:

@@ -12,6 +12,7 @@ import logging
 import queue
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -44,6 +45,26 @@ OhlcvLoader = Callable[[str, str], pd.DataFrame]
 _STOP = -1
 
 
+class _LruCache(OrderedDict[Any, Any]):
+    """A dict that keeps only its `maxsize` most recently used entries (alerts can name any ticker)."""
+
+    def __init__(self, maxsize: int) -> None:
+        super().__init__()
+        self.maxsize = maxsize
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        if key not in self:
+            return default
+        self.move_to_end(key)
+        return self[key]
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        super().__setitem__(key, value)
+        self.move_to_end(key)
+        while len(self) > self.maxsize:
+            self.popitem(last=False)
+
+
 @dataclass(frozen=True)
 class _Market:
     ohlcv: pd.DataFrame
@@ -56,16 +77,17 @@ class AlertEnricher:
     """Background enrichment of stored alerts. `enqueue(ids)` never blocks; overflow is logged and skipped."""
 
     def __init__(self, engine: Engine, settings: Settings, *, loader: OhlcvLoader | None = None,
-                 max_backlog: int = 10_000, cache_seconds: float = 60.0) -> None:
+                 max_backlog: int = 10_000, cache_seconds: float = 60.0, max_markets: int = 32) -> None:
         self.engine = engine
         self.settings = settings
         self.source = settings.default_source
         self.loader = loader or self._load_ohlcv
         self.cache_seconds = cache_seconds
         self._queue: queue.Queue[int] = queue.Queue(maxsize=max_backlog)
-        self._cache: dict[tuple[str, str], tuple[float, _Market | str]] = {}
-        self._results: dict[tuple[str, str, int, int], tuple[str, str]] = {}
-        self._opinions: dict[tuple[str, str], dict[str, Any] | None] = {}
+        # Bounded: frames are large, and an alert may name any ticker. Least recently used goes first.
+        self._cache: _LruCache = _LruCache(max_markets)  # (ticker, timeframe) -> (loaded at, market or error)
+        self._results: _LruCache = _LruCache(10_000)  # (ticker, interval, bar, bars behind) -> (status, details)
+        self._opinions: _LruCache = _LruCache(max_markets)  # (ticker, timeframe) -> the models' call
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
@@ -137,11 +159,9 @@ class AlertEnricher:
         behind = (received_ns - int(market.times[-1])) // market.step_ns
         key = (row.ticker, row.interval, bar, behind)
         if key not in self._results:
-            if len(self._results) > 10_000:
-                self._results.clear()
             self._results[key] = ("enriched", json.dumps(self._describe(row, timeframe, market, received, behind),
                                                          default=str))
-        return self._results[key]
+        return self._results.get(key)
 
     def _describe(self, row: Any, timeframe: str, market: _Market, received: datetime, behind: int) -> dict[str, Any]:
         details: dict[str, Any] = {"data_source": self.source, "simulated": self.source == "demo",
@@ -165,7 +185,7 @@ class AlertEnricher:
             return cached[1]
         value: _Market | str
         self._results.clear()  # results and opinions belong to the frames being replaced
-        self._opinions.clear()
+        self._opinions.pop(key, None)
         try:
             ohlcv = self.loader(ticker, timeframe)
             times = ohlcv.index.as_unit("ns").asi8

@@ -7,7 +7,7 @@ import sys
 
 from pinelab_core.config import Settings
 from pinelab_core.errors import ConfigError
-from pinelab_core.webhook.security import is_loopback_host
+from pinelab_core.webhook.security import INSECURE_REFUSAL, is_loopback_host
 
 __all__ = ["SWITCH_INTERVAL_S", "check_binding", "serve"]
 
@@ -15,17 +15,23 @@ SWITCH_INTERVAL_S = 0.0005
 
 
 def check_binding(settings: Settings, host: str, port: int) -> None:
-    """Raise `ConfigError` for a bad port, or a non-loopback host without PINELAB_WEBHOOK_SECRET.
+    """Raise `ConfigError` for a bad port, or no secret configured.
 
-    Anyone who can reach an open port could otherwise post trades into the desk's signals.
+    Anyone who can reach the port could otherwise post trades into the desk's signals, and a tunnel or
+    reverse proxy forwards the public internet to 127.0.0.1 just the same. Without a secret the sidecar
+    starts only with `webhook_insecure` (`--insecure`), and only on a loopback address.
     """
     if not 0 < port < 65536:
         raise ConfigError(f"Port {port} is out of range. Use 1-65535 (default 8787).")
-    if not is_loopback_host(host) and not settings.webhook_secret:
+    if settings.webhook_secret or settings.webhook_hmac_secret:
+        return
+    if not is_loopback_host(host):
         raise ConfigError(
             f"Refusing to listen on {host} without a secret: anyone reaching it could post alerts. "
             "Set PINELAB_WEBHOOK_SECRET (and put it in the alert's \"passphrase\"), or bind to 127.0.0.1."
         )
+    if not settings.webhook_insecure:
+        raise ConfigError(INSECURE_REFUSAL)
 
 
 def serve(settings: Settings, host: str | None = None, port: int | None = None, *, log_level: str = "info") -> None:
