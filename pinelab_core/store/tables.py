@@ -359,3 +359,21 @@ class BacktestTrialRow(SQLModel, table=True):
     metrics_json: str = Field(default="{}", sa_column=Column(Text))
     moments_json: str = Field(default="[]", sa_column=Column(Text))  # block moments for DSR and PBO
     created_at: datetime = Field(default_factory=utcnow)
+
+
+# --- reinforcement-learning agents ---------------------------------------------------------------
+
+
+class AgentProgressRow(SQLModel, table=True):
+    """One progress point of an agent's training inside a job: the live learning curves of the Training page."""
+
+    __tablename__ = "agent_progress"
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: int = Field(foreign_key="job.id", index=True)
+    time: datetime = Field(default_factory=utcnow)
+    run: str = Field(default="", max_length=128)  # e.g. "DEMO-EQUITY ppo seed 1, fold 2 of 3"
+    timesteps: int = 0
+    total: int = 0
+    episode_reward: float | None = None
+    loss: float | None = None
+    timesteps_per_second: float | None = None
