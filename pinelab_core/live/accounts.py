@@ -113,7 +113,7 @@ def create_account(engine: Engine, name: str, *, source: str, symbol: str, timef
         init_cash: starting cash.
         sizing: fixed (direction x the engine's fraction) or signal (the strategy's own size).
         risk: position cap and the kill switch's daily-loss and drawdown limits.
-        start: the first bar the account decides at (default: the first bar it sees).
+        start: the first bar the account decides at (default: the newest bar when it is first advanced).
         **execution: engine options (fees=0.001, slippage=0.0005, lot_size=1, allow_short=False, ...).
 
     Raises:

@@ -121,6 +121,8 @@ def check_strategy(strategy: str) -> None:
         raise DataValidationError(_unknown(strategy, names, "strategy"))
     if prefix in ("source", "rl") and not argument:
         raise DataValidationError(f"Say which one: {prefix}:<name>, e.g. source:rsi or rl:ppo.")
+    if FOLLOWERS[prefix] is _rl_missing:
+        _rl_missing(FollowContext(pd.DataFrame(), "", "", "", argument, "fixed", None))  # type: ignore[arg-type]
 
 
 def strategy_targets(strategy: str, context: FollowContext) -> pd.Series:

@@ -77,11 +77,11 @@ def account_bars(account: PaperAccount, ohlcv: pd.DataFrame) -> pd.DataFrame:
 def advance_account(engine: Engine, account: PaperAccount, ohlcv: pd.DataFrame, *,
                     settings: Settings | None = None) -> AdvanceResult:
     """Decide, fill and mark every bar of `ohlcv` (closed bars only) the account has not processed yet."""
+    if account.start_time is None:  # an account opened "now" decides from the newest bar it first sees
+        account = _pin_start(engine, account, ohlcv.index[-1])
     bars = account_bars(account, ohlcv)
     if len(bars) < 2:
         return AdvanceResult(account, 0, 0, 0, None)
-    if account.start_time is None:
-        account = _pin_start(engine, account, bars.index[0])
     if account.strategy == "tradingview" and account.status == "active":
         sync_tradingview_alerts(engine, account, bars.index)
     with write_transaction(engine, lock=f"paper:{account.id}") as connection:
@@ -251,7 +251,7 @@ def _records(account: PaperAccount, run: EngineRun, fresh: np.ndarray) -> tuple[
 
 
 def _pin_start(engine: Engine, account: PaperAccount, first: pd.Timestamp) -> PaperAccount:
-    """Fix the first bar of an account created without one, so later (longer) frames replay the same bars."""
+    """Fix the first bar of an account opened without one (the newest bar), so later frames replay the same bars."""
     table = table_of(PaperAccountRow)
     with engine.begin() as connection:
         connection.execute(update(table).where(table.c.id == account.id, table.c.start_time.is_(None))
