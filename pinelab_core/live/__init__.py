@@ -5,6 +5,7 @@ Scheduler (`pinelab run`)
     run_scheduler(settings, SchedulerOptions(interval_s=30, replay_from=None, ...)) -> SchedulerSummary
     start_scheduler(settings, ...) -> pid (detached, for the dashboard); request_stop(engine); lease_info(engine)
     step_log(engine) -> the recorded steps (desk, predict, outcomes, shadow, regime, paper, learning, notify)
+    live_overview(engine) -> LiveOverview (scheduler, watched markets, every account's state, newest steps)
 Paper accounts (no real order is ever sent)
     create_account(engine, name, source=, symbol=, timeframe=, strategy="consensus", init_cash=, sizing=,
                    risk=RiskLimits(max_position, max_daily_loss, max_drawdown), fees=, slippage=, ...)
@@ -56,6 +57,7 @@ _EXPORTS: dict[str, str] = {
     "ModelPolicy": "promotion", "get_policy": "promotion", "set_policy": "promotion",
     "promotion_verdict": "promotion", "promote": "promotion",
     "LearningFrames": "learning", "learning_frames": "learning", "record_event": "learning",
+    "LiveOverview": "overview", "live_overview": "overview",
 }
 
 __all__ = sorted(_EXPORTS)
