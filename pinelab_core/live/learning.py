@@ -42,7 +42,7 @@ def record_event(engine: Engine, kind: str, key: str, *, message: str = "", mode
                  version: int | None = None, job_id: int | None = None, time: datetime | pd.Timestamp | None = None,
                  detail: dict[str, Any] | None = None) -> bool:
     """Store a learning event once per `key`; returns False when it was already recorded."""
-    moment = pd.Timestamp(time).to_pydatetime() if time is not None else datetime.now(UTC)
+    moment = to_timestamp(time).to_pydatetime() if time is not None else datetime.now(UTC)
     row = {"event_key": key[:200], "kind": kind, "time": moment, "model_name": model, "version": version,
            "job_id": job_id, "message": message, "detail_json": json.dumps(detail or {}, default=str)}
     with engine.begin() as connection:
