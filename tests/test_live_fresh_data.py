@@ -75,9 +75,10 @@ def test_a_network_market_refreshes_on_a_ttl_matched_to_its_timeframe(market: Cl
 
 def test_a_tradingview_alert_newer_than_the_cached_bars_reaches_the_consensus(market: Clock, settings: Settings,
                                                                               engine) -> None:  # type: ignore[no-untyped-def]
+    from sqlmodel import Session
+
     from pinelab_core.signals import run_signal_desk
     from pinelab_core.store.tables import TradingViewAlertRow
-    from sqlmodel import Session
 
     bars = market_data.load_selection(_selection(), settings)
     received = bars.index[-1] + pd.Timedelta(hours=1, minutes=10)  # during the bar after the last closed one

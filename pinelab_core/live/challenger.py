@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -73,7 +73,7 @@ def version_inputs(feature_names: list[str], ohlcv: pd.DataFrame) -> pd.DataFram
         return candle_inputs(ohlcv)[names]
     from pinelab_core.features import build_features
 
-    return build_features(ohlcv)[names]
+    return cast(pd.DataFrame, build_features(ohlcv))[names]
 
 
 def shadow_step(context: BarContext) -> str:

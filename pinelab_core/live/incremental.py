@@ -21,6 +21,7 @@ import pandas as pd
 
 from pinelab_core.config import Settings
 from pinelab_core.errors import DataValidationError
+from pinelab_core.models.nets import SequenceModel
 
 __all__ = ["FineTuneResult", "IncrementalReport", "fine_tune_version"]
 
@@ -63,8 +64,7 @@ def fine_tune_version(settings: Settings, name: str, version: int, ohlcv: pd.Dat
 
     loaded = load_version(settings, name, version, device=settings.device)
     manifest = loaded.manifest
-    if not hasattr(loaded.model, "fine_tune"):
-        raise DataValidationError(f"{name}@v{version} is a {manifest.kind} model; only nets can be fine-tuned.")
+    _net(loaded.model, f"{name}@v{version}")
     spec = LabelSpec.from_dict(manifest.label)
     sample = labelled_sample(version_inputs(manifest.feature_names, ohlcv), make_labels(ohlcv, spec))
     through = pd.Timestamp(manifest.trained_through) if manifest.trained_through else None
@@ -77,7 +77,7 @@ def fine_tune_version(settings: Settings, name: str, version: int, ohlcv: pd.Dat
         raise DataValidationError(f"No new labelled bars since {name}@v{version} was trained (through {through}).")
     replay = int(round(replay_ratio * n_new))
     report = _compare(settings, name, version, sample, new_from, spec.horizon, epochs, replay, holdout_fraction)
-    model = load_version(settings, name, version, device=settings.device).model
+    model = _net(load_version(settings, name, version, device=settings.device).model, f"{name}@v{version}")
     model.fine_tune(sample.X, sample.y, new_from=new_from, replay_size=replay, epochs=epochs)
     options = {**manifest.options, "fine_tuned_from": version, "fine_tune": {
         "new_rows": n_new, "replay_rows": min(replay, new_from), "epochs": epochs}}
@@ -102,11 +102,12 @@ def _compare(settings: Settings, name: str, version: int, sample: Any, new_from:
         raise DataValidationError("Too few new bars to compare fine-tuning with a full retrain; wait for more.")
     X_fit, y_fit = sample.X.iloc[:fit_end], sample.y[:fit_end]
     loaded = load_version(settings, name, version, device=settings.device)
-    parent = _score(loaded.model, sample, n - holdout)
+    net = _net(loaded.model, f"{name}@v{version}")
+    parent = _score(net, sample, n - holdout)
     started = time.perf_counter()
-    loaded.model.fine_tune(X_fit, y_fit, new_from=new_from, replay_size=replay, epochs=epochs)
+    net.fine_tune(X_fit, y_fit, new_from=new_from, replay_size=replay, epochs=epochs)
     tuned_seconds = time.perf_counter() - started
-    tuned = _score(loaded.model, sample, n - holdout)
+    tuned = _score(net, sample, n - holdout)
     options = loaded.manifest.options or {}
     params = {**(options.get("model_params") or {}), **(options.get("refit_params") or {})}
     scratch = model_class(loaded.manifest.kind)(seed=loaded.manifest.seed, device=settings.device, **params)
@@ -118,6 +119,12 @@ def _compare(settings: Settings, name: str, version: int, sample: Any, new_from:
                              fine_tune_seconds=round(tuned_seconds, 3), full_retrain_seconds=round(full_seconds, 3),
                              fine_tune_log_loss=tuned[0], full_retrain_log_loss=full[0], fine_tune_accuracy=tuned[1],
                              full_retrain_accuracy=full[1], parent_log_loss=parent[0])
+
+
+def _net(model: Any, ref: str) -> SequenceModel:
+    if not isinstance(model, SequenceModel):
+        raise DataValidationError(f"{ref} is a {model.kind} model; only the nets (lstm, cnn) can be fine-tuned.")
+    return model
 
 
 def _score(model: Any, sample: Any, first: int) -> tuple[float, float]:

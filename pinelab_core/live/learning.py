@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -55,7 +55,7 @@ def record_regime(engine: Engine, source: str, symbol: str, timeframe: str, bars
     from pinelab_core.signals import market_regime
 
     tail = bars.iloc[-1_000:]  # the regime features look back 271 bars at most
-    features = build_features(tail, groups=["regime"]).iloc[-1]
+    features = cast(pd.DataFrame, build_features(tail, groups=["regime"])).iloc[-1]
     label = str(market_regime(tail).iloc[-1])
     values = {"data_source": source, "symbol": symbol, "timeframe": timeframe,
               "bar_time": pd.Timestamp(bars.index[-1]).to_pydatetime(), "label": label,

@@ -33,7 +33,8 @@ def live_overview(engine: Engine, *, steps: int = 50) -> LiveOverview:
                                   .group_by(marks.c.account_id)).all()
         equity = {account_id: connection.execute(select(marks.c.equity, marks.c.units).where(
             marks.c.account_id == account_id, marks.c.bar_time == when)).first() for account_id, when in last}
-        counts = dict(connection.execute(select(fills.c.account_id, func.count()).group_by(fills.c.account_id)).all())
+        per_account = select(fills.c.account_id, func.count()).group_by(fills.c.account_id)
+        counts: dict[int, int] = {int(k): int(v) for k, v in connection.execute(per_account).all()}
     last_bar = dict(last)
     rows = []
     for account in list_accounts(engine):

@@ -66,11 +66,16 @@ def read_alerts_csv(path: str | Path) -> list[AlertIn]:
             parse_action(str(action))
         except DataValidationError as exc:
             raise DataValidationError(f"{path} line {line}: {exc}") from exc
-        size = table["size"].iloc[line - 2] if "size" in table.columns else None
-        price = table["price"].iloc[line - 2] if "price" in table.columns else None
-        alerts.append(AlertIn(str(key), pd.Timestamp(time), str(action), None if pd.isna(size) else float(size),
-                              None if price is None or pd.isna(price) else float(price)))
+        alerts.append(AlertIn(str(key), pd.Timestamp(time), str(action), _number(table, "size", line - 2),
+                              _number(table, "price", line - 2)))
     return alerts
+
+
+def _number(table: pd.DataFrame, column: str, row: int) -> float | None:
+    """An optional numeric column's value (None when the column or the value is missing)."""
+    if column not in table.columns or pd.isna(table[column].iloc[row]):
+        return None
+    return float(table[column].iloc[row])
 
 
 def replay_alerts(ohlcv: pd.DataFrame, alerts: Sequence[AlertIn], *, source: str, symbol: str, timeframe: str,
