@@ -19,12 +19,11 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from pinelab_core.backtest import ExecutionModel
 from pinelab_core.errors import DataValidationError
-from pinelab_core.live.db import as_utc
+from pinelab_core.live.db import add_named, as_utc
 from pinelab_core.store.tables import PaperAccountRow
 from pinelab_core.types import Timeframe
 
@@ -140,14 +139,8 @@ def create_account(engine: Engine, name: str, *, source: str, symbol: str, timef
                           init_cash=float(init_cash), execution_json=json.dumps(options),
                           risk_json=json.dumps(asdict(risk or RiskLimits())),
                           start_time=begin.to_pydatetime() if begin is not None else None)
-    with Session(engine) as session:
-        session.add(row)
-        try:
-            session.commit()
-        except IntegrityError as exc:
-            raise DataValidationError(f"A paper account named {name!r} exists already. Pick another name.") from exc
-        session.refresh(row)
-        return PaperAccount.from_row(row)
+    return PaperAccount.from_row(add_named(engine, row, f"A paper account named {name!r} exists already. Pick "
+                                                        "another name."))
 
 
 def list_accounts(engine: Engine, *, source: str | None = None, symbol: str | None = None,

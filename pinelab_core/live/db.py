@@ -8,17 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
-from sqlmodel import SQLModel
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, SQLModel
 
-from pinelab_core.errors import StoreError
+from pinelab_core.errors import DataValidationError, StoreError
 
-__all__ = ["as_utc", "insert_ignore", "table_of", "to_timestamp", "upsert"]
+__all__ = ["add_named", "as_utc", "insert_ignore", "table_of", "to_timestamp", "upsert"]
+
+RowT = TypeVar("RowT", bound=SQLModel)
 
 
 def table_of(model: type[SQLModel]) -> Table:
@@ -55,6 +58,18 @@ def insert_ignore(connection: Connection, model: type[SQLModel], rows: Sequence[
         if new_id is not None:
             inserted.append(int(new_id))
     return inserted
+
+
+def add_named(engine: Engine, row: RowT, taken: str) -> RowT:
+    """Insert a row whose name is unique; `taken` is the message when the name exists already."""
+    with Session(engine) as session:
+        session.add(row)
+        try:
+            session.commit()
+        except IntegrityError as exc:
+            raise DataValidationError(taken) from exc
+        session.refresh(row)
+        return row
 
 
 def upsert(connection: Connection, model: type[SQLModel], values: dict[str, Any], key: Sequence[str]) -> None:

@@ -24,6 +24,7 @@ from pinelab_core.errors import JobError
 from pinelab_core.live.db import as_utc, table_of
 from pinelab_core.store.engine import write_transaction
 from pinelab_core.store.tables import SchedulerLockRow
+from pinelab_core.training.jobs import _process_alive as process_alive  # the job table's liveness check, reused
 
 __all__ = ["LEASE_S", "LeaseInfo", "SchedulerLease", "SchedulerRunningError", "acquire_lease", "lease_info",
            "request_stop"]
@@ -149,21 +150,6 @@ def request_stop(engine: Engine, name: str = LOCK_NAME) -> bool:
 def _info(row: Any, lease_s: float) -> LeaseInfo:
     heartbeat = as_utc(row.heartbeat_at) or datetime.now(UTC)
     fresh = datetime.now(UTC) - heartbeat < timedelta(seconds=lease_s)
-    alive = fresh and (row.host != socket.gethostname() or _process_alive(int(row.pid)))
+    alive = fresh and (row.host != socket.gethostname() or process_alive(int(row.pid)))
     return LeaseInfo(row.owner, row.host, int(row.pid), as_utc(row.acquired_at) or heartbeat, heartbeat,
                      bool(row.stop_requested), json.loads(row.options_json or "{}"), alive)
-
-
-def _process_alive(pid: int) -> bool:
-    """True while `pid` runs on this host (a zombie counts as gone)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True

@@ -20,12 +20,11 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from pinelab_core.config import Settings
 from pinelab_core.errors import DataValidationError
-from pinelab_core.live.db import as_utc, insert_ignore, table_of, to_timestamp
+from pinelab_core.live.db import add_named, as_utc, insert_ignore, table_of, to_timestamp
 from pinelab_core.live.delivery import deliver_pending
 from pinelab_core.store.tables import (
     AggregatedSignalRow,
@@ -82,14 +81,7 @@ def add_rule(engine: Engine, name: str, event: str, *, channel: str = "inbox", t
     _check_rule(event, channel, target, threshold, body_format)
     row = NotificationRuleRow(name=name, event=event, channel=channel, target=target.strip(), symbol=symbol,
                               timeframe=timeframe, threshold=threshold, body_format=body_format)
-    with Session(engine) as session:
-        session.add(row)
-        try:
-            session.commit()
-        except IntegrityError as exc:
-            raise DataValidationError(f"A notification rule named {name!r} exists already.") from exc
-        session.refresh(row)
-        return _rule(row)
+    return _rule(add_named(engine, row, f"A notification rule named {name!r} exists already."))
 
 
 def list_rules(engine: Engine) -> list[NotificationRule]:
