@@ -147,3 +147,20 @@ def _wait(condition, timeout_s: float) -> bool:  # type: ignore[no-untyped-def]
             return True
         time.sleep(0.2)
     return False
+
+
+def test_live_markets_catch_up_and_only_the_newest_bar_is_called_live(settings: Settings, engine,  # type: ignore[no-untyped-def]
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from pinelab_core.live import scheduler
+
+    seen: list[tuple[pd.Timestamp, bool]] = []
+    monkeypatch.setattr(scheduler, "run_bar_steps", lambda context, _steps: seen.append((context.at, context.latest))
+                        or [])
+    bars, known = random_walk_ohlcv(700, seed=8), {"bars": 650}
+    watch_market(engine, "test", "RW", "1h")
+    options = SchedulerOptions(interval_s=0.0, max_ticks=1, steps=FAST)
+    run_scheduler(settings, options, loader=lambda *_: bars.iloc[:known["bars"]])  # starts at the newest bar
+    known["bars"] = 654  # the scheduler was down for four bars
+    run_scheduler(settings, options, loader=lambda *_: bars.iloc[:known["bars"]])
+    assert seen == [(bars.index[649], True), (bars.index[650], False), (bars.index[651], False),
+                    (bars.index[652], False), (bars.index[653], True)]

@@ -87,7 +87,7 @@ def shadow_step(context: BarContext) -> str:
         raise StepSkipped("no active or challenger version trained on this market")
     rows, skipped = [], 0
     close = float(context.view["close"].iloc[-1])
-    for info in versions:
+    for info in versions if context.latest else []:  # a bar caught up on after a pause was never called live
         probabilities, manifest = version_call(context.settings, info.name, info.version, context.view)
         through = manifest.trained_through
         if not through or context.at <= to_timestamp(pd.Timestamp(through)) or not np.isfinite(probabilities).all():

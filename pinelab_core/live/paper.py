@@ -84,8 +84,10 @@ def advance_account(engine: Engine, account: PaperAccount, ohlcv: pd.DataFrame, 
         return AdvanceResult(account, 0, 0, 0, None)
     if account.strategy == "tradingview" and account.status == "active":
         sync_tradingview_alerts(engine, account, bars.index)
+    # A follower may read the store and compute signals: done before the write lock is taken, never inside it.
+    wanted = _wanted(engine, account, bars, settings) if account.status == "active" else None
     with write_transaction(engine, lock=f"paper:{account.id}") as connection:
-        new_decisions = _decide(connection, account, bars, settings) if account.status == "active" else 0
+        new_decisions = _decide(connection, account, bars, wanted) if account.status == "active" else 0
         decisions = _decisions(connection, account.id)
         recorded_through = _last_mark(connection, account.id)
     targets = account_targets(account, bars.index, decisions)
@@ -125,7 +127,17 @@ def engine_run(account: PaperAccount, bars: pd.DataFrame, targets: pd.Series) ->
     return EngineRun(bars, equity, cash, units, stepper)
 
 
-def _decide(connection: Connection, account: PaperAccount, bars: pd.DataFrame, settings: Settings | None) -> int:
+def _wanted(engine: Engine, account: PaperAccount, bars: pd.DataFrame, settings: Settings | None) -> pd.Series | None:
+    """The follower's capped targets on `bars` (None for the alert strategies, decided under the lock)."""
+    if account.strategy in ALERT_STRATEGIES:
+        return None
+    context = FollowContext(bars, account.symbol, account.timeframe, account.data_source, "", account.sizing, engine,
+                            settings)
+    cap = account.risk.max_position
+    return strategy_targets(account.strategy, context).clip(-cap, cap)
+
+
+def _decide(connection: Connection, account: PaperAccount, bars: pd.DataFrame, wanted: pd.Series | None) -> int:
     """Write the decision (and order) rows of the bars after the last decided one; returns how many."""
     table = table_of(PaperDecisionRow)
     last = connection.execute(select(table.c.bar_time).where(table.c.account_id == account.id)
@@ -133,13 +145,9 @@ def _decide(connection: Connection, account: PaperAccount, bars: pd.DataFrame, s
     new_bars = bars.index[bars.index > to_timestamp(last)] if last is not None else bars.index
     if len(new_bars) == 0:
         return 0
-    cap = account.risk.max_position
-    if account.strategy in ALERT_STRATEGIES:
-        decisions, orders = alert_decisions(connection, account, new_bars, cap)
+    if wanted is None:
+        decisions, orders = alert_decisions(connection, account, new_bars, account.risk.max_position)
     else:
-        context = FollowContext(bars, account.symbol, account.timeframe, account.data_source, "", account.sizing,
-                                connection.engine, settings)
-        wanted = strategy_targets(account.strategy, context).clip(-cap, cap)
         decisions, orders = _strategy_rows(connection, account, wanted.loc[new_bars])
     insert_ignore(connection, PaperDecisionRow, decisions, ("account_id", "bar_time"))
     insert_ignore(connection, PaperOrderRow, orders, ("account_id", "alert_key", "bar_time"))

@@ -185,8 +185,10 @@ def _tick(settings: Settings, engine: Engine, options: SchedulerOptions, load: L
         for at in _bars_to_process(market, frame, options):
             view = frame.loc[frame.index <= at]
             views[(market.data_source, market.symbol, market.timeframe)] = view
+            # A replay reveals each bar as the newest; live, a bar behind the newest is being caught up on.
+            latest = options.replay_from is not None or at == frame.index[-1]
             context = BarContext(settings, engine, market.data_source, market.symbol, market.timeframe,
-                                 market.horizon, view, views)
+                                 market.horizon, view, views, latest)
             summary.failures += run_bar_steps(context, options.steps)
             _move_cursor(engine, market.id, at)
             summary.bars += 1

@@ -56,6 +56,7 @@ class BarContext:
     horizon: int
     view: pd.DataFrame
     views: dict[tuple[str, str, str], pd.DataFrame]
+    latest: bool = True  # the bar was the newest closed one when processed (False while catching up)
 
     @property
     def at(self) -> pd.Timestamp:
@@ -83,7 +84,7 @@ def _predict(context: BarContext) -> str:
 
     try:
         prediction = predict(context.symbol, context.timeframe, context.data_source, context.settings,
-                             ohlcv=context.view, forecasts=False, latest=True)
+                             ohlcv=context.view, forecasts=False, latest=context.latest)
     except ModelNotFoundError as exc:
         raise StepSkipped(f"no active model: {exc}") from exc
     tag = " (in-sample: not logged)" if prediction.in_sample else ""
