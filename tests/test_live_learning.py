@@ -174,3 +174,22 @@ def test_fine_tuning_a_net_is_compared_with_a_full_retrain(settings: Settings, e
     assert child.status == "challenger"
     events = learning_frames(engine).events
     assert events.iloc[0]["kind"] == "fine_tuned" and events.iloc[0]["detail"]["comparison"] == comparison
+
+
+def test_a_daily_schedule_requests_one_retrain_per_day(settings: Settings, engine,  # type: ignore[no-untyped-def]
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from pinelab_core.training import jobs
+
+    submitted: list[dict] = []
+    monkeypatch.setattr(jobs, "submit_job", lambda _settings, kind, params: submitted.append(params) or 41)
+    name = _train(settings)
+    set_policy(engine, name, schedule="daily", on_drift=False, on_accuracy=False)
+    bars = _bars(settings)
+    midnight = int(bars.index.get_loc(pd.Timestamp("2026-10-02", tz="UTC")))
+    for at in (midnight, midnight + 1, midnight + 24):  # two new days, one bar in between
+        _step(settings, engine, bars, at, ("learning",))
+    _step(settings, engine, bars, midnight, ("learning",))  # a restart re-running a finished bar changes nothing
+    assert [p["end"][:10] for p in submitted] == ["2026-10-02", "2026-10-03"]
+    assert all(p["model"] == name and p["reason"] == "daily schedule" for p in submitted)
+    events = learning_frames(engine).events
+    assert (events["kind"] == "retrain_requested").sum() == 2 and set(events["job_id"]) == {41}

@@ -55,10 +55,18 @@ def test_a_clean_and_a_messy_delivery_make_the_same_orders_and_fills(engine) -> 
     bars = random_walk_ohlcv(400, seed=5)
     clean = alert_stream(bars.index, 600, seed=5)
     messy, _ = messy_delivery(clean, duplicates=0.2, reordered=0.3, seed=9)
-    first = replay_alerts(bars, clean, source="test", symbol="RW", timeframe="1h", engine=engine, **COSTS)
-    second = replay_alerts(bars, messy, source="test", symbol="RW", timeframe="1h", engine=engine, **COSTS)
+    options = {**COSTS, "lot_size": 1.0, "min_order": 500.0}  # whole units, no order below 500 in cash
+    first = replay_alerts(bars, clean, source="test", symbol="RW", timeframe="1h", engine=engine, **options)
+    second = replay_alerts(bars, messy, source="test", symbol="RW", timeframe="1h", engine=engine, **options)
     assert (second.n_orders, second.n_fills, second.final_equity) == (first.n_orders, first.n_fills,
                                                                       first.final_equity)
+    assert second.identical
+    expected = run_backtest(bars, expected_targets(bars.index, clean), **options)
+    assert second.final_equity == expected.final_equity
+    with Session(engine) as session:
+        fills = session.exec(select(PaperFillRow.units, PaperFillRow.price)).all()
+    assert fills and all(float(units).is_integer() for units, _ in fills)
+    assert all(abs(units) * price >= 500 for units, price in fills)  # the engine skipped orders below the minimum
 
 
 def test_bar_by_bar_as_alerts_arrive_equals_a_fresh_store_with_data_ending_at_t(engine, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -3,6 +3,7 @@ cursor, a crashed holder's lock is taken over, a stop request ends it, one faili
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -164,3 +165,21 @@ def test_live_markets_catch_up_and_only_the_newest_bar_is_called_live(settings: 
     run_scheduler(settings, options, loader=lambda *_: bars.iloc[:known["bars"]])
     assert seen == [(bars.index[649], True), (bars.index[650], False), (bars.index[651], False),
                     (bars.index[652], False), (bars.index[653], True)]
+
+
+@pytest.mark.slow
+def test_the_dashboard_starts_and_stops_a_detached_scheduler(settings: Settings, engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from pinelab_core.live import start_scheduler
+
+    watch_market(engine, _market_file(tmp_path), "RW", "1h")
+    pid = start_scheduler(settings, interval_s=0.5, replay_from=str(random_walk_ohlcv(700, seed=8).index[600]))
+    try:
+        assert _wait(lambda: (info := lease_info(engine)) is not None and info.pid == pid and info.alive, 120)
+        assert _wait(lambda: len(step_log(engine)) > 0, 120)
+        assert request_stop(engine)
+        assert _wait(lambda: lease_info(engine) is None, 60)  # it stopped and gave the lock back
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
