@@ -75,6 +75,14 @@ Signals and the TradingView webhook
     list_alerts(engine, limit=50) -> received alerts, newest first; signal_feed(engine) -> alerts + every source's calls
     SIGNAL_SOURCES, register_source(name, produce, description); Signal, AggregateSignal, WeightRule, SizingRule
     create_webhook_app(settings) -> FastAPI sidecar (`pinelab webhook` serves it)
+Live (the scheduler, paper trading, notifications, models that keep learning; `pinelab_core.live` has the rest)
+    watch_market(engine, source, symbol, timeframe); run_scheduler(settings, SchedulerOptions(...))  (`pinelab run`)
+    create_account(engine, name, source=, symbol=, timeframe=, strategy="consensus", risk=RiskLimits(...), fees=)
+    advance_account(engine, account, ohlcv) -> fills through the execution engine's Stepper; kill switch
+    paper_report(engine, account, ohlcv) -> equity vs buy-and-hold, fills, P&L, reconciliation with a backtest
+    replay_alerts(ohlcv, alerts, ...) -> ReplayResult (`pinelab paper replay`)
+    add_rule(engine, name, "consensus_flip" | "confidence_above" | ..., channel="webhook" | "email" | "inbox")
+    head_to_head(engine, model) -> champion vs challenger on the same bars; promote(settings, engine, model, version)
 Storage
     check_store(settings) -> StoreReport (backend, schema version, row counts; `pinelab db check`)
 Configuration and errors
@@ -196,6 +204,17 @@ _EXPORTS: dict[str, str] = {
     "load_version": "pinelab_core.models.registry",
     "set_status": "pinelab_core.models.registry",
     "delete_version": "pinelab_core.models.registry",
+    "watch_market": "pinelab_core.live",
+    "run_scheduler": "pinelab_core.live",
+    "SchedulerOptions": "pinelab_core.live",
+    "create_account": "pinelab_core.live",
+    "RiskLimits": "pinelab_core.live",
+    "advance_account": "pinelab_core.live",
+    "paper_report": "pinelab_core.live",
+    "replay_alerts": "pinelab_core.live",
+    "add_rule": "pinelab_core.live",
+    "head_to_head": "pinelab_core.live",
+    "promote": "pinelab_core.live",
 }
 
 __all__ = sorted(_EXPORTS)
