@@ -1,4 +1,5 @@
-"""Training: launch a purged walk-forward run as a background job, watch it, read its honest results."""
+"""Training: launch a purged walk-forward run (or an RL agent) as a background job, watch it, read its honest
+results."""
 
 import pandas as pd
 import streamlit as st
@@ -7,10 +8,15 @@ from streamlit_autorefresh import st_autorefresh
 from pinelab_core.errors import PinelabError
 from pinelab_core.features import FEATURE_GROUPS
 from pinelab_core.models import list_models
+from pinelab_core.models.registry import set_status
+from pinelab_core.rl.agents import AGENT_KINDS
+from pinelab_core.rl.desk import ROLE_FEATURES, ROLES
+from pinelab_core.rl.results import agent_learning_curve, agent_results
 from pinelab_core.training.jobs import cancel_job, dispatch_jobs, get_job, list_jobs, submit_job
 from pinelab_core.training.results import job_loss_curve, job_versions, version_results
 from pinelab_core.training.runner import TrainRequest
 from pinelab_core.ui import app_settings, current_selection, show_error
+from pinelab_core.viz.rl import agent_equity_figure, learning_curve_figure
 from pinelab_core.viz.training import (
     calibration_figure,
     confusion_figure,
@@ -30,7 +36,8 @@ with st.form("training_form"):
     left, middle, right = st.columns(3)
     extra = left.text_input("Extra symbols (comma separated)", key="training_extra_symbols",
                             help=f"Trained in the same job, besides the sidebar's {selection.symbol}.")
-    models = middle.multiselect("Models", list_models(), default=["lightgbm"], key="training_models")
+    models = middle.multiselect("Models", [m for m in list_models() if m not in AGENT_KINDS], default=["lightgbm"],
+                                key="training_models")
     groups = right.multiselect("Feature groups", FEATURE_GROUPS, default=list(FEATURE_GROUPS), key="training_groups")
     left, middle, right, far = st.columns(4)
     label = left.selectbox("Label", ["direction", "triple_barrier"], key="training_label")
@@ -84,8 +91,44 @@ if launched:
     except PinelabError as exc:
         show_error(exc)
 
+with (st.expander("Reinforcement-learning agent (PPO, A2C, DQN): trades through the backtester, learns its money"),
+      st.form("rl_form")):
+        a, b, c, d = st.columns(4)
+        kind = a.selectbox("Agent", list(AGENT_KINDS), key="rl_kind")
+        role = b.selectbox("Desk role", ["general", *ROLES], key="rl_role",
+                           help="trend and mean-reversion agents observe their own features and vote on the desk")
+        timesteps = int(c.number_input("Timesteps", 1_000, 10_000_000, 50_000, 1_000, key="rl_timesteps"))
+        seeds = int(d.number_input("Evaluation seeds", 3, 10, 3, key="rl_seeds"))
+        a, b, c, d = st.columns(4)
+        folds = int(a.number_input("Walk-forward test folds", 1, 10, 3, key="rl_folds"))
+        action_mode = b.selectbox("Actions", ["discrete", "continuous"], key="rl_actions",
+                                  help="discrete: short / flat / long; continuous: any target in [-1, 1] (not DQN)")
+        rl_fees = c.number_input("Fees (fraction)", 0.0, 0.05, 0.0005, 0.0001, format="%.4f", key="rl_fees")
+        rl_device = d.selectbox("Device", ["auto", "cpu", "cuda", "mps"], key="rl_device",
+                                help="auto keeps small MLP policies on the CPU, where they train faster")
+        a, b, c, d = st.columns(4)
+        turnover = a.number_input("Turnover penalty", 0.0, 1.0, 0.0, 0.0001, format="%.4f", key="rl_turnover")
+        drawdown = b.number_input("Drawdown penalty", 0.0, 10.0, 0.0, 0.1, key="rl_drawdown")
+        rl_activate = c.checkbox("Activate the new agent", key="rl_activate")
+        rl_launched = st.form_submit_button("Launch agent training")
+
+if rl_launched:
+    params: dict = {"timesteps": timesteps, "eval_seeds": seeds, "eval_folds": folds, "action_mode": action_mode,
+                    "turnover_penalty": turnover, "drawdown_penalty": drawdown}
+    if role != "general":
+        params |= {"role": role, "features": list(ROLE_FEATURES[role])}
+    try:
+        request = TrainRequest(
+            symbols=[selection.symbol], source=selection.source, timeframe=selection.timeframe.value,
+            start=selection.start.isoformat() if selection.start is not None else None,
+            end=selection.end.isoformat() if selection.end is not None else None, models=[kind], fees=rl_fees,
+            device=rl_device, activate=rl_activate, model_params={kind: params}).validate()
+        st.session_state["training_job_pick"] = submit_job(settings, "rl", request.to_dict())
+    except PinelabError as exc:
+        show_error(exc)
+
 dispatch_jobs(settings)  # ends jobs whose worker died and starts queued ones
-jobs = [job for job in list_jobs(settings, limit=30) if job.kind == "train"]
+jobs = [job for job in list_jobs(settings, limit=30) if job.kind in ("train", "rl")]
 if not jobs:
     st.info("No training jobs yet: pick models above and launch one.")
     st.stop()
@@ -99,7 +142,10 @@ job = get_job(settings, job_id)
 if job.is_active:
     st_autorefresh(interval=2_000, key="training_refresh")
     st.progress(job.progress, text=f"{job.status}: {job.stage or 'waiting for a free worker slot'}")
-    st.plotly_chart(loss_curve_figure(job_loss_curve(settings, job.id)), theme=None, key="training_loss")
+    if job.kind == "rl":
+        st.plotly_chart(learning_curve_figure(agent_learning_curve(settings, job.id)), theme=None, key="rl_curve")
+    else:
+        st.plotly_chart(loss_curve_figure(job_loss_curve(settings, job.id)), theme=None, key="training_loss")
     if st.button("Cancel this job", key="training_cancel"):
         cancel_job(settings, job.id)
         st.rerun()
@@ -108,6 +154,34 @@ if job.is_active:
 if job.status != "succeeded":
     st.error(f"Job {job.id} {job.status}.")
     st.code(job.error or "no details", language=None)
+    st.stop()
+
+if job.kind == "rl":
+    st.plotly_chart(learning_curve_figure(agent_learning_curve(settings, job.id)), theme=None, key="rl_curve_done")
+    for name, version in job_versions(settings, job.id):
+        try:
+            agent = agent_results(settings, name, version)
+        except PinelabError as exc:
+            show_error(exc)
+            continue
+        m, base = agent.metrics, agent.baselines
+        st.subheader(f"{agent.ref} · {agent.kind} · {agent.status} · {agent.device}")
+        st.caption(f"Out of sample: {len(agent.folds)} walk-forward runs (folds x seeds) on bars the agent never saw. "
+                   f"Device: {agent.device_reason}. Weights load without unpickling (see the manifest).")
+        cols = st.columns(4)
+        cols[0].metric("Sharpe (IQM of seeds)", f"{m['sharpe_iqm']:.2f}",
+                       f"{m['sharpe_iqm'] - m['buy_and_hold_sharpe']:+.2f} vs buy-and-hold")
+        cols[1].metric("Seed spread", f"{m['sharpe_min']:.2f} .. {m['sharpe_max']:.2f}", delta_color="off")
+        cols[2].metric("Total return (IQM)", f"{m['total_return_iqm']:.1%}",
+                       f"random {m['random_total_return']:.1%}", delta_color="off")
+        cols[3].metric("Max drawdown (IQM)", f"{m['max_drawdown_iqm']:.1%}",
+                       f"buy-and-hold {m['buy_and_hold_max_drawdown']:.1%}", delta_color="off")
+        st.plotly_chart(agent_equity_figure(agent.equity), theme=None, key=f"rl_equity_{agent.ref}")
+        st.dataframe(pd.concat({"agent": agent.per_seed.T, "baselines": base.T}, axis=1), width="stretch")
+        st.dataframe(agent.folds, hide_index=True, width="stretch")
+        if agent.status != "active" and st.button(f"Activate {agent.ref}", key=f"rl_activate_{agent.ref}"):
+            set_status(settings, agent.name, agent.version, "active")
+            st.rerun()
     st.stop()
 
 st.plotly_chart(loss_curve_figure(job_loss_curve(settings, job.id)), theme=None, key="training_loss_done")

@@ -1,11 +1,24 @@
-"""Registry: every trained version, compared side by side; activate, challenge, archive or delete them."""
+"""Registry: every trained version, compared side by side; activate, challenge, archive or delete them; the live
+head-to-head of challengers against their champions, the promotion rule, retraining."""
 
+import pandas as pd
 import streamlit as st
 
 from pinelab_core.errors import PinelabError
+from pinelab_core.live import (
+    get_policy,
+    head_to_head,
+    promote,
+    promotion_verdict,
+    request_retrain,
+    set_policy,
+    shadow_frame,
+)
+from pinelab_core.live.promotion import MODES, SCHEDULES
 from pinelab_core.models.registry import STATUSES, compare_versions, delete_version, set_status, versions_frame
 from pinelab_core.training.results import version_results
-from pinelab_core.ui import app_settings, show_error
+from pinelab_core.types import MarketSelection, Timeframe
+from pinelab_core.ui import app_engine, app_settings, load_selection, show_error
 from pinelab_core.viz.training import equity_comparison_figure, importance_comparison_figure
 
 settings = app_settings()
@@ -72,3 +85,62 @@ if st.session_state.get("registry_confirm") == target:
         st.rerun()
 if note := st.session_state.pop("registry_note", None):
     st.success(note)
+
+st.subheader("Champion and challenger")
+st.caption("Challengers make shadow predictions beside the active version on the same bars: logged, never acted on, "
+           "and only for bars after each version's training range.")
+calls = shadow_frame(app_engine())
+challenged = sorted(calls.loc[calls["role"] == "challenger", "model_name"].unique())
+if not challenged:
+    st.info("No challenger has a live call yet. Retrain a version (below, or automatically on drift with "
+            "`pinelab run`) and keep the scheduler running.")
+else:
+    model = st.selectbox("Model", challenged, key="registry_h2h_model")
+    market = calls[calls["model_name"] == model].iloc[-1]
+    try:
+        bars = load_selection(MarketSelection(market["data_source"], market["symbol"],
+                                              Timeframe.parse(market["timeframe"])), settings)
+        duel = head_to_head(app_engine(), model, ohlcv=bars)
+        policy = get_policy(app_engine(), model)
+    except PinelabError as exc:
+        show_error(exc)
+        st.stop()
+    st.write(f"**v{duel.challenger}** (challenger) against **v{duel.champion}** (champion) on {duel.n_bars} "
+             f"resolved bars of {market['symbol']} {market['timeframe']}")
+    st.dataframe(duel.scores, width="stretch")
+    a, b, c = st.columns(3)
+    a.metric("Log-loss gain", f"{duel.log_loss_gain:+.4f}")
+    b.metric("Diebold-Mariano p", f"{duel.dm_p_value:.3f}")
+    c.metric("McNemar p (hits)", f"{duel.mcnemar_p_value:.3f}")
+    if len(duel.equity):
+        st.line_chart(duel.equity)
+    with st.form("registry_policy"):
+        st.caption("Promotion rule")
+        a, b, c, d = st.columns(4)
+        rule = {"min_shadow_bars": int(a.number_input("Min shared bars", 1, 100_000, policy.min_shadow_bars)),
+                "max_p_value": float(b.number_input("Max p-value", 0.001, 1.0, policy.max_p_value)),
+                "min_log_loss_gain": float(c.number_input("Min log-loss gain", -1.0, 1.0, policy.min_log_loss_gain,
+                                                          format="%.4f")),
+                "auto_promote": d.checkbox("Promote automatically", policy.auto_promote),
+                "schedule": a.selectbox("Retrain schedule", SCHEDULES, SCHEDULES.index(policy.schedule)),
+                "mode": b.selectbox("Retrain as", MODES, MODES.index(policy.mode)),
+                "on_drift": c.checkbox("Retrain on feature drift", policy.on_drift),
+                "on_accuracy": d.checkbox("Retrain on accuracy decay", policy.on_accuracy)}
+        if st.form_submit_button("Save rule"):
+            policy = set_policy(app_engine(), model, **rule)
+    verdict = promotion_verdict(duel, policy)
+    (st.success if verdict.promote else st.info)(
+        ("The challenger meets the promotion rule. " if verdict.promote else "Keep the champion for now. ")
+        + "; ".join(verdict.reasons))
+    if st.button(f"Promote v{duel.challenger}", disabled=not verdict.promote, key="registry_promote"):
+        promote(settings, app_engine(), model, duel.challenger, reason="promoted on the Registry page",
+                detail={"log_loss_gain": duel.log_loss_gain, "dm_p_value": duel.dm_p_value, "n_bars": duel.n_bars})
+        st.rerun()
+if st.button(f"Retrain {target} now (registers a challenger)", key="registry_retrain"):
+    try:
+        job = request_retrain(settings, app_engine(), name, version, reason="requested on the Registry page",
+                              key=f"retrain|{name}|v{version}|page|{pd.Timestamp.now(tz='UTC').isoformat()}",
+                              mode=get_policy(app_engine(), name).mode)
+        st.success(f"Retrain job {job} queued; follow it on the Training page.")
+    except PinelabError as exc:
+        show_error(exc)

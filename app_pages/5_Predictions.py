@@ -11,12 +11,12 @@ from pinelab_core.errors import ModelNotFoundError, PinelabError
 from pinelab_core.insights import DEFAULT_TIMEFRAMES, multi_timeframe_view
 from pinelab_core.models.active import load_active
 from pinelab_core.models.calibration import reliability_table
-from pinelab_core.models.inference import predict, predict_many
+from pinelab_core.models.inference import predict
 from pinelab_core.models.monitor import drift_report
 from pinelab_core.models.starter import submit_starter
 from pinelab_core.models.tracking import prediction_history, resolve_outcomes
 from pinelab_core.types import Timeframe
-from pinelab_core.ui import app_settings, current_selection, selected_ohlcv, show_error
+from pinelab_core.ui import app_settings, current_selection, load_symbols, selected_ohlcv, show_error
 from pinelab_core.viz.predictions import (
     confidence_gauge,
     forecast_fan,
@@ -31,6 +31,7 @@ REFRESH = {"off": 0, "every 30 s": 30, "every minute": 60, "every 5 minutes": 30
 
 settings = app_settings()
 selection = current_selection()
+
 timeframe = selection.timeframe.value
 st.title("Predictions")
 
@@ -62,7 +63,14 @@ except PinelabError as exc:
 watchlist_text = st.text_input("Watchlist (comma separated)", value=f"{selection.symbol}",
                                key="predictions_watchlist")
 symbols = [s.strip() for s in watchlist_text.split(",") if s.strip()]
-results = predict_many(symbols, timeframe, selection.source, settings)
+# The watchlist reads the same cached bars as the detail below, so a row and the detail never disagree.
+results: dict[str, object] = {}
+for symbol, frame in load_symbols(symbols, selection, settings).items():
+    try:
+        results[symbol] = frame if isinstance(frame, PinelabError) else predict(
+            symbol, timeframe, selection.source, settings, ohlcv=frame, latest=selection.end is None)
+    except PinelabError as exc:
+        results[symbol] = exc
 share = st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="percent")
 st.dataframe(watchlist_frame(results), hide_index=True, width="stretch",
              column_config={"confidence": share, "agreement": share})

@@ -25,7 +25,7 @@ Charts
     confirmed_pivots(ohlcv, left=5, right=5) -> swing highs/lows dated when confirmed (causal)
 Models and the model registry
     create_model(name, seed=0, device="auto", **params) -> Model (fit, predict_proba, save, load)
-    list_models() -> ["cnn", "lightgbm", "lstm", "random_forest", "xgboost"]
+    list_models() -> ["a2c", "cnn", "dqn", "lightgbm", "lstm", "ppo", "random_forest", "xgboost"]
     choose_device(preference="auto") -> torch.device (CUDA, then Apple MPS, then CPU)
     ModelManifest(name, kind, feature_names, label, data_fingerprint, metrics, ...)
     register_model(settings, model, manifest, oof=None, activate=False) -> ModelVersionInfo
@@ -54,6 +54,14 @@ Backtesting (the one execution engine: a decision at bar t's close fills at t+1'
     portfolio_backtest(markets, "min_variance" | "max_sharpe" | "risk_parity" | ...) -> weights, result
     round_trip_returns(ohlcv, decided_at, exit_decided_at, direction, fees=) -> net returns of single calls
     sharpe_ratio, max_drawdown, win_rate, profit_factor, cagr (elapsed time), periods_per_year
+Reinforcement learning (agents trading through the same execution engine)
+    TradingEnv(ohlcv, **options) -> gymnasium Env: scale-free feature windows + position + unrealised return;
+        reward = log equity change net of the engine's costs (replay through run_backtest: the same money)
+    create_model("ppo" | "a2c" | "dqn", timesteps=50_000) -> agent; agent.learn(ohlcv); agent.act(ohlcv)
+    evaluate_agent(ohlcv, "ppo", seeds=(0, 1, 2)) -> walk-forward IQM and spread vs buy-and-hold, random, ensemble
+    train_agents(settings, TrainRequest(models=["ppo"], ...)) -> registered agents; submit_job(settings, "rl", ...)
+    agent_calls(settings, symbol, timeframe, ohlcv) -> active agents' calls; run_agent_desk(...) -> AgentDesk
+        (trend + mean-reversion agents through the learned-weight consensus, RiskManager applied last)
 Predictions and explanations
     predict(symbol, timeframe="1d", source="auto") -> Prediction (signal, calibrated confidence, members, forecasts)
     predict_many(symbols, timeframe="1d", source="auto") -> {symbol: Prediction or the error}
@@ -67,6 +75,14 @@ Signals and the TradingView webhook
     list_alerts(engine, limit=50) -> received alerts, newest first; signal_feed(engine) -> alerts + every source's calls
     SIGNAL_SOURCES, register_source(name, produce, description); Signal, AggregateSignal, WeightRule, SizingRule
     create_webhook_app(settings) -> FastAPI sidecar (`pinelab webhook` serves it)
+Live (the scheduler, paper trading, notifications, models that keep learning; `pinelab_core.live` has the rest)
+    watch_market(engine, source, symbol, timeframe); run_scheduler(settings, SchedulerOptions(...))  (`pinelab run`)
+    create_account(engine, name, source=, symbol=, timeframe=, strategy="consensus", risk=RiskLimits(...), fees=)
+    advance_account(engine, account, ohlcv) -> fills through the execution engine's Stepper; kill switch
+    paper_report(engine, account, ohlcv) -> equity vs buy-and-hold, fills, P&L, reconciliation with a backtest
+    replay_alerts(ohlcv, alerts, ...) -> ReplayResult (`pinelab paper replay`)
+    add_rule(engine, name, "consensus_flip" | "confidence_above" | ..., channel="webhook" | "email" | "inbox")
+    head_to_head(engine, model) -> champion vs challenger on the same bars; promote(settings, engine, model, version)
 Storage
     check_store(settings) -> StoreReport (backend, schema version, row counts; `pinelab db check`)
 Configuration and errors
@@ -173,6 +189,12 @@ _EXPORTS: dict[str, str] = {
     "rank_features": "pinelab_core.features",
     "drop_correlated": "pinelab_core.features",
     "FEATURE_GROUPS": "pinelab_core.features",
+    "TradingEnv": "pinelab_core.rl",
+    "evaluate_agent": "pinelab_core.rl",
+    "train_agents": "pinelab_core.rl",
+    "agent_calls": "pinelab_core.rl",
+    "run_agent_desk": "pinelab_core.rl",
+    "RiskManager": "pinelab_core.rl",
     "create_model": "pinelab_core.models",
     "list_models": "pinelab_core.models",
     "choose_device": "pinelab_core.models.device",
@@ -182,6 +204,17 @@ _EXPORTS: dict[str, str] = {
     "load_version": "pinelab_core.models.registry",
     "set_status": "pinelab_core.models.registry",
     "delete_version": "pinelab_core.models.registry",
+    "watch_market": "pinelab_core.live",
+    "run_scheduler": "pinelab_core.live",
+    "SchedulerOptions": "pinelab_core.live",
+    "create_account": "pinelab_core.live",
+    "RiskLimits": "pinelab_core.live",
+    "advance_account": "pinelab_core.live",
+    "paper_report": "pinelab_core.live",
+    "replay_alerts": "pinelab_core.live",
+    "add_rule": "pinelab_core.live",
+    "head_to_head": "pinelab_core.live",
+    "promote": "pinelab_core.live",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -30,6 +30,8 @@ FIRST_RUN_SECONDS = 45.0
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SETTLE_SECONDS = 10.0
+#: In CI (and with PINELAB_REQUIRE_BROWSER=1) a missing Chromium fails the browser tests instead of skipping them.
+REQUIRE_BROWSER = os.environ.get("PINELAB_REQUIRE_BROWSER") == "1" or bool(os.environ.get("CI"))
 
 
 def chromium_path() -> str:
@@ -38,7 +40,7 @@ def chromium_path() -> str:
     if found:
         return found
     message = "browser tests need Debian's chromium: `apt-get install -y chromium` (.ci/run does this)"
-    if os.environ.get("PINELAB_REQUIRE_BROWSER") == "1":
+    if REQUIRE_BROWSER:
         pytest.fail(message)
     pytest.skip(message)
 

@@ -92,6 +92,32 @@ def second_store(store_backend: str, tmp_path: Path, request: pytest.FixtureRequ
 
 
 @pytest.fixture(autouse=True)
+def _cpu_to_themselves_for_browser_tests(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Browser tests time how long a page takes to settle (at most 10 s), so under pytest-xdist they run
+    with the CPUs to themselves: every other test holds a shared lock while it runs, a browser test waits
+    for an exclusive one. An "intent" lock taken first gives the browser test priority, so it waits for the
+    tests in flight to finish, not for the other worker's whole queue."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if not run:
+        yield
+        return
+    import fcntl
+
+    folder = Path(tempfile.gettempdir())
+    exclusive = request.node.get_closest_marker("browser") is not None
+    with open(folder / f"pinelab-intent-{run}.lock", "a") as intent, \
+            open(folder / f"pinelab-cpu-{run}.lock", "a") as cpu:
+        if exclusive:
+            fcntl.flock(intent, fcntl.LOCK_EX)
+            fcntl.flock(cpu, fcntl.LOCK_EX)
+        else:
+            fcntl.flock(intent, fcntl.LOCK_SH)
+            fcntl.flock(cpu, fcntl.LOCK_SH)
+            fcntl.flock(intent, fcntl.LOCK_UN)
+        yield
+
+
+@pytest.fixture(autouse=True)
 def _isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str) -> None:
     """Point PINELAB_* at a temp folder (and database) so no test writes into the repo or a user's database."""
     for key in list(os.environ):

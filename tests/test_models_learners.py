@@ -28,7 +28,7 @@ def _fit(name: str, seed: int = 3, **extra: object):  # type: ignore[no-untyped-
 
 
 def test_registry_lists_every_kind() -> None:
-    assert list_models() == ["cnn", "lightgbm", "lstm", "random_forest", "xgboost"]
+    assert list_models() == ["a2c", "cnn", "dqn", "lightgbm", "lstm", "ppo", "random_forest", "xgboost"]
     assert all(MODELS[name].kind == name for name in MODELS)
 
 

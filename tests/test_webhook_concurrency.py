@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -36,12 +37,10 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture
-def server_url(settings: Settings) -> Iterator[str]:
+@contextlib.contextmanager
+def _serve(settings: Settings, **overrides: object) -> Iterator[str]:
     port = _free_port()
-    # A generous store wait: this test is about exactly-once under contention, not latency (a busy CI box).
-    app = create_app(settings.with_overrides(webhook_secret=SECRET, webhook_rate_limit=0, webhook_store_wait_s=30),
-                     enrich=False)
+    app = create_app(settings.with_overrides(webhook_secret=SECRET, webhook_rate_limit=0, **overrides), enrich=False)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -53,6 +52,19 @@ def server_url(settings: Settings) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(20)
+
+
+@pytest.fixture
+def server_url(settings: Settings) -> Iterator[str]:
+    with _serve(settings) as url:
+        yield url
+
+
+@pytest.fixture
+def patient_server_url(settings: Settings) -> Iterator[str]:
+    """A sidecar that waits long for a busy store: for tests about exactly-once, not latency (a busy CI box)."""
+    with _serve(settings, webhook_store_wait_s=30) as url:
+        yield url
 
 
 def _alert(n: int) -> bytes:
@@ -76,9 +88,11 @@ def _client_run(url: str, client_number: int) -> list[tuple[int, int, bool]]:
 
 
 @pytest.mark.slow
-def test_parallel_clients_lose_nothing_and_store_each_alert_once(server_url: str, settings: Settings) -> None:
+def test_parallel_clients_lose_nothing_and_store_each_alert_once(patient_server_url: str,
+                                                                 settings: Settings) -> None:
     with ThreadPoolExecutor(CLIENTS) as pool:
-        replies = [r for batch in pool.map(lambda c: _client_run(server_url, c), range(CLIENTS)) for r in batch]
+        replies = [r for batch in pool.map(lambda c: _client_run(patient_server_url, c), range(CLIENTS))
+                   for r in batch]
     ids_by_alert: dict[int, set[int]] = {}
     for n, stored_id, _ in replies:
         ids_by_alert.setdefault(n, set()).add(stored_id)

@@ -8,6 +8,7 @@ from typing import Any
 
 from pinelab_core.cli.common import add_data_options, emit, settings_from_args
 from pinelab_core.config import Settings
+from pinelab_core.errors import ModelNotFoundError
 
 __all__ = ["register"]
 
@@ -15,9 +16,10 @@ __all__ = ["register"]
 def register(subparsers: Any) -> None:
     """Add the `predict` and `explain` subcommands."""
     predict = subparsers.add_parser(
-        "predict", help="the active models' calibrated signal for a symbol (or a watchlist)",
+        "predict", help="the active models' calibrated signal and the active RL agents' calls for a symbol",
         description="Predict the last bar with the active ensemble: signal, calibrated confidence, each model's "
-        "probabilities (keyed name/vN), agreement and price forecasts. Example: pinelab predict --source demo "
+        "probabilities (keyed name/vN), agreement and price forecasts; beside it (agents) each active RL agent's "
+        "call: action, target position and its probability. Example: pinelab predict --source demo "
         "--symbol DEMO-EQUITY --json. Several symbols: --symbol DEMO-EQUITY,DEMO-BTC.",
     )
     add_data_options(predict)
@@ -54,15 +56,44 @@ def _predict(args: argparse.Namespace) -> int:
     symbols = [s.strip() for s in args.symbol.split(",") if s.strip()]
     if args.resolve:
         _resolve(settings)
-    results = {}
+    results, texts = {}, []
     for symbol in symbols:
         ohlcv = _load(args, settings, symbol)
-        results[symbol] = _with_starter(args, settings, symbol, lambda o=ohlcv, s=symbol: predict(
-            s, args.timeframe, args.source, settings, ohlcv=o, min_confidence=args.min_confidence,
-            forecasts=not args.no_forecasts, latest=args.end is None))
+        calls = _agent_calls(args, settings, symbol, ohlcv)
+        try:
+            prediction = _with_starter(args, settings, symbol, lambda o=ohlcv, s=symbol: predict(
+                s, args.timeframe, args.source, settings, ohlcv=o, min_confidence=args.min_confidence,
+                forecasts=not args.no_forecasts, latest=args.end is None))
+        except ModelNotFoundError:
+            if not calls:
+                raise
+            prediction = None  # no classifier yet, but active agents: their calls are the answer
+        results[symbol] = _with_agents(symbol, prediction, calls)
+        texts.append("\n".join(part for part in (_prediction_text(prediction) if prediction else "",
+                                                  _agents_text(calls)) if part))
     payload: Any = results[symbols[0]] if len(symbols) == 1 else results
-    emit(args, payload, "\n\n".join(_prediction_text(p) for p in results.values()))
+    emit(args, payload, "\n\n".join(texts))
     return 0
+
+
+def _agent_calls(args: argparse.Namespace, settings: Settings, symbol: str, ohlcv: Any) -> list[Any]:
+    from pinelab_core.rl.calls import agent_calls
+
+    return agent_calls(settings, symbol, args.timeframe, ohlcv, latest=args.end is None)
+
+
+def _with_agents(symbol: str, prediction: Any, calls: list[Any]) -> Any:
+    """The prediction's JSON with an "agents" list beside it (the ensemble's fields unchanged)."""
+    from pinelab_core.cli.common import to_jsonable
+
+    base = to_jsonable(prediction) if prediction is not None else {"symbol": symbol, "signal": None}
+    return {**base, "agents": [call.to_dict() for call in calls]}
+
+
+def _agents_text(calls: list[Any]) -> str:
+    lines = [f"  agent {c.agent:<34} {c.action:<4} target {c.target:+.2f}  p={c.confidence:.1%}"
+             + ("  (in-sample)" if c.in_sample else "") for c in calls]
+    return "\n".join(lines)
 
 
 def _explain(args: argparse.Namespace) -> int:
@@ -85,8 +116,6 @@ def _load(args: argparse.Namespace, settings: Settings, symbol: str) -> Any:
 
 def _with_starter(args: argparse.Namespace, settings: Settings, symbol: str, call: Any) -> Any:
     """Run `call`; with --train-starter and no active model, train the starter preset first."""
-    from pinelab_core.errors import ModelNotFoundError
-
     try:
         return call()
     except ModelNotFoundError:

@@ -22,7 +22,9 @@ def register(subparsers: Any) -> None:
         "train", help="walk-forward train models and register them",
         description="Walk-forward train one or more models on purged folds, print their out-of-sample scores "
         "beside the baselines, and register each final model. Example: pinelab train --source demo "
-        "--symbol DEMO-EQUITY --timeframe 1d --models lightgbm,xgboost --horizon 5",
+        "--symbol DEMO-EQUITY --timeframe 1d --models lightgbm,xgboost --horizon 5. RL agents (ppo, a2c, dqn) "
+        "are evaluated walk-forward over seeds against buy-and-hold, random actions and the ensemble, then "
+        "registered: pinelab train --models ppo --timesteps 50000 --json",
     )
     add_data_options(train)
     _add_training_options(train)
@@ -43,7 +45,13 @@ def register(subparsers: Any) -> None:
 
 
 def _add_training_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--models", default="lightgbm", help="comma list: lightgbm,xgboost,random_forest,lstm,cnn")
+    parser.add_argument("--models", default="lightgbm",
+                        help="comma list: lightgbm,xgboost,random_forest,lstm,cnn; RL agents: ppo,a2c,dqn")
+    parser.add_argument("--timesteps", type=int, default=None, metavar="N",
+                        help="RL agents: environment steps each agent learns for (default 50000)")
+    parser.add_argument("--eval-seeds", type=int, default=3, metavar="K",
+                        help="RL agents: seeds of the walk-forward evaluation (default 3; IQM and spread reported)")
+    parser.add_argument("--eval-folds", type=int, default=3, help="RL agents: walk-forward test folds (default 3)")
     parser.add_argument("--horizon", type=int, default=5, help="label horizon in bars (default 5)")
     parser.add_argument("--label", default="direction", choices=["direction", "triple_barrier"])
     parser.add_argument("--label-param", action="append", default=[], metavar="KEY=VALUE",
@@ -82,10 +90,22 @@ def _request_from_args(args: argparse.Namespace, device: str) -> Any:
         groups=_split(args.groups) if args.groups else None, train_size=args.train_size, test_size=args.test_size,
         step=args.step, window=args.window, embargo=args.embargo, fees=args.fees, slippage=args.slippage,
         device=args.device or device, seed=args.seed, activate=args.activate,
-        model_params=_model_params(args.param, models), tune_trials=args.tune,
+        model_params=_agent_options(args, _model_params(args.param, models)), tune_trials=args.tune,
         label_params=_label_params(args.label_param), include_price_levels=args.price_levels,
         include_start_dependent=args.start_dependent,
     ).validate()
+
+
+def _agent_options(args: argparse.Namespace, params: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """--timesteps / --eval-seeds / --eval-folds into each RL agent's model params."""
+    from pinelab_core.rl.service import split_models
+
+    for kind in split_models(_split(args.models))[1]:
+        extra = {"eval_seeds": args.eval_seeds, "eval_folds": args.eval_folds}
+        if args.timesteps is not None:
+            extra["timesteps"] = args.timesteps
+        params[kind] = {**extra, **params.get(kind, {})}
+    return params
 
 
 def _label_params(items: list[str]) -> dict[str, float]:
@@ -122,15 +142,23 @@ def _model_params(items: list[str], models: list[str]) -> dict[str, dict[str, An
 
 
 def _train(args: argparse.Namespace) -> int:
+    """Supervised models through the walk-forward runner, RL agents through `rl.train_agents`; one list out."""
+    from dataclasses import replace
+
+    from pinelab_core.rl.service import split_models, train_agents
     from pinelab_core.training.runner import train_and_register
 
     settings = settings_from_args(args)
     request = _request_from_args(args, settings.device)
+    supervised, agents = split_models(request.models)
+    parts = [(kind, replace(request, models=models)) for kind, models in (("train", supervised), ("rl", agents))
+             if models]
     if args.background:
         from pinelab_core.training.jobs import submit_job
 
-        job_id = submit_job(settings, "train", request.to_dict())
-        emit(args, {"job_id": job_id}, f"queued job {job_id}; follow it with `pinelab jobs`")
+        ids = [submit_job(settings, kind, part.to_dict()) for kind, part in parts]
+        emit(args, {"job_id": ids[0], "job_ids": ids}, f"queued job(s) {', '.join(map(str, ids))}; follow them "
+             "with `pinelab jobs`")
         return 0
     last_stage = [""]
 
@@ -139,7 +167,10 @@ def _train(args: argparse.Namespace) -> int:
             print(f"[{fraction:4.0%}] {stage}", file=sys.stderr, flush=True)
             last_stage[0] = stage
 
-    trained = train_and_register(settings, request, progress=on_progress)
+    trained = []
+    for kind, part in parts:
+        run = train_and_register if kind == "train" else train_agents
+        trained += run(settings, part, progress=on_progress)
     emit(args, [item.to_dict() for item in trained], _trained_text(trained))
     return 0
 
@@ -148,6 +179,15 @@ def _trained_text(trained: list[Any]) -> str:
     lines = []
     for item in trained:
         m = item.metrics
+        if "sharpe_iqm" in m:  # an RL agent: out-of-sample over seeds, against the baselines
+            lines.append(f"{item.ref} ({item.status}, {item.device})")
+            lines.append(f"  out of sample, seeds' IQM: Sharpe {m['sharpe_iqm']:.2f} (spread {m['sharpe_min']:.2f}"
+                         f"..{m['sharpe_max']:.2f}), return {m['total_return_iqm']:.1%}, max drawdown "
+                         f"{m['max_drawdown_iqm']:.1%}")
+            lines.append(f"  buy-and-hold Sharpe {m['buy_and_hold_sharpe']:.2f}, random actions "
+                         f"{m['random_sharpe']:.2f}" + (f", supervised ensemble {m['ensemble_sharpe']:.2f}"
+                                                        if "ensemble_sharpe" in m else ""))
+            continue
         flag = "  OVERFIT: train score far above validation" if item.overfit else ""
         lines.append(f"{item.ref} ({item.status}, {item.device}){flag}")
         lines.append(

@@ -1,7 +1,8 @@
 """Learners behind one `Model` interface, chosen by a short name, plus the model registry.
 
     create_model("lightgbm", seed=0, device="auto", learning_rate=0.03) -> Model
-    list_models() -> ["cnn", "lightgbm", "lstm", "random_forest", "xgboost"]
+    create_model("ppo", seed=0, timesteps=50_000) -> an RL agent (pinelab_core.rl; learns with .learn(ohlcv))
+    list_models() -> ["a2c", "cnn", "dqn", "lightgbm", "lstm", "ppo", "random_forest", "xgboost"]
 
 Heavy libraries (torch, LightGBM, XGBoost, scikit-learn) load when a model fits or loads, not on import.
 The registry (`register_model`, `load_version`, ...) lives in `pinelab_core.models.registry`.
@@ -17,6 +18,7 @@ from pinelab_core.models.base import DIRECTION_CLASSES, FitSummary, Model, Progr
 from pinelab_core.models.forest import RandomForestModel
 from pinelab_core.models.gbdt import LightGBMModel, XGBoostModel
 from pinelab_core.models.nets import CNNModel, LSTMModel
+from pinelab_core.rl.agents import AGENT_KINDS
 
 __all__ = [
     "DIRECTION_CLASSES",
@@ -37,6 +39,7 @@ MODELS: dict[str, type[Model]] = {
     "random_forest": RandomForestModel,
     "lstm": LSTMModel,
     "cnn": CNNModel,
+    **AGENT_KINDS,  # reinforcement-learning agents (ppo, a2c, dqn): they learn by trading, see pinelab_core.rl
 }
 
 

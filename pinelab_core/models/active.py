@@ -205,11 +205,11 @@ def _few_threads(n_windows: int) -> Iterator[None]:
 def _active_versions(settings: Settings, symbol: str, timeframe: str) -> list[Any]:
     from pinelab_core.models import registry
 
-    versions = registry.list_versions(settings, status="active", symbol=symbol, timeframe=timeframe)
+    versions = _classifiers(registry.list_versions(settings, status="active", symbol=symbol, timeframe=timeframe))
     if not versions:
         # No model of this symbol: borrow the timeframe's models of one other symbol (the newest trained), never
         # a mix, whose out-of-fold rows would pair one market's probabilities with another's outcomes.
-        others = registry.list_versions(settings, status="active", timeframe=timeframe)
+        others = _classifiers(registry.list_versions(settings, status="active", timeframe=timeframe))
         if others:
             newest = max(others, key=lambda v: v.created_at)
             versions = [v for v in others if v.symbol == newest.symbol]
@@ -220,6 +220,13 @@ def _active_versions(settings: Settings, symbol: str, timeframe: str) -> list[An
             f"or `pinelab train --symbol {symbol} --timeframe {timeframe}` (or the Training page)."
         )
     return sorted(versions, key=lambda v: (v.name, v.version))
+
+
+def _classifiers(versions: list[Any]) -> list[Any]:
+    """The direction classifiers among registered versions: RL agents trade beside the ensemble, not in it."""
+    from pinelab_core.rl.agents import AGENT_KINDS
+
+    return [v for v in versions if v.kind not in AGENT_KINDS]
 
 
 def _load_member(settings: Settings, registry: Any, version: Any) -> Member:

@@ -98,6 +98,47 @@ class SequenceModel(Model):
         self.fitted_device_ = summary.device
         return summary
 
+    def fine_tune(
+        self,
+        X: pd.DataFrame,
+        y: np.ndarray,
+        *,
+        new_from: int,
+        replay_size: int | None = None,
+        epochs: int = 3,
+        learning_rate: float | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> FitSummary:
+        """Keep training the fitted net on new bars plus a replay buffer of older ones (incremental learning).
+
+        `X` holds consecutive bars, old then new: windows ending at rows >= `new_from` are the new examples, and
+        `replay_size` windows (default as many) drawn without replacement from the older ones, seeded, are replayed
+        beside them so the net does not forget what it knew. Training runs through the shared trainer for
+        `epochs` passes at `learning_rate` (default a tenth of the fit's). The input scaler keeps its statistics
+        from the original training window, so the inputs mean what they meant when the net learned them.
+        """
+        from pinelab_core.models.trainer import TrainerConfig, train_classifier
+
+        net = self._require_fitted()
+        labels = check_training_data(X, y, self.n_classes_)
+        check_features(self.feature_names_, X, model=f"this {self.kind} model")
+        rows = to_matrix(X[self.input_columns_])
+        first_new = max(int(new_from), self.window - 1)
+        if first_new >= len(rows):
+            raise ModelSchemaError(f"No new bars to fine-tune {self.kind} on: new_from={new_from} of {len(rows)} rows.")
+        ends = np.arange(self.window - 1, len(rows))
+        new, old = ends[ends >= first_new], ends[ends < first_new]
+        rng = np.random.default_rng(self.seed)
+        size = min(len(old), len(new) if replay_size is None else int(replay_size))
+        chosen = np.sort(np.concatenate([rng.choice(old, size=size, replace=False), new]))
+        windows = _Selected(self._windows(rows), chosen - (self.window - 1))
+        rate = float(learning_rate) if learning_rate is not None else float(self.params["learning_rate"]) / 10.0
+        config = TrainerConfig.from_params({**self.params, "epochs": int(epochs), "learning_rate": rate,
+                                            "patience": int(epochs)}, seed=self.seed, device=self.device)
+        summary = train_classifier(net, (windows, labels[chosen]), None, config, progress)
+        self.fitted_device_ = summary.device
+        return summary
+
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Probabilities per row; the first `context_rows` rows (no full window) are NaN."""
         from pinelab_core.models.trainer import predict_probabilities
@@ -175,6 +216,19 @@ class SequenceModel(Model):
         if self._net is None:
             raise ModelSchemaError(f"This {self.kind} model is not fitted yet. Call fit (or load a saved one) first.")
         return self._net
+
+
+class _Selected:
+    """Some windows of a `sliding_window_view`, indexable like an array: a batch copies only its own rows."""
+
+    def __init__(self, windows: np.ndarray, positions: np.ndarray) -> None:
+        self._windows, self._positions = windows, positions
+
+    def __len__(self) -> int:
+        return len(self._positions)
+
+    def __getitem__(self, index: np.ndarray) -> np.ndarray:
+        return self._windows[self._positions[index]]
 
 
 def _input_scaler(net: nn.Module) -> InputScaler:

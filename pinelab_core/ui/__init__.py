@@ -6,13 +6,23 @@ Pages use:
     discover_pages(folder) -> [st.Page]    app_pages/<N>_<Title>.py in order N
     render_market_sidebar(settings)        the shared sidebar (app.py draws it)
     current_selection() -> MarketSelection what the sidebar picked (defaults when it did not run)
-    selected_ohlcv() -> DataFrame          cached load of the selection, with its provenance note
+    selected_ohlcv() -> DataFrame          cached load of the selection (fresh on a TTL per timeframe), with
+                                           its provenance note and when it was last updated
+    load_symbols(symbols, selection, settings)  a watchlist's frames through the same cache
     show_error(exc)                        message + what to do; no traceback for PinelabError
     chart_controls(), overlay_picker(), bars_table(ohlcv, file_stem=...)  shared widgets
 """
 
 from pinelab_core.ui.feedback import show_error, what_to_do
-from pinelab_core.ui.market_data import clear_loaded_data, load_selection, provenance_note, selected_ohlcv
+from pinelab_core.ui.market_data import (
+    clear_loaded_data,
+    freshness_note,
+    load_selection,
+    load_symbols,
+    provenance_note,
+    refresh_ttl,
+    selected_ohlcv,
+)
 from pinelab_core.ui.navigation import discover_pages, page_title
 from pinelab_core.ui.resources import app_engine, app_settings
 from pinelab_core.ui.selection import current_selection
@@ -27,10 +37,13 @@ __all__ = [
     "clear_loaded_data",
     "current_selection",
     "discover_pages",
+    "freshness_note",
     "load_selection",
+    "load_symbols",
     "overlay_picker",
     "page_title",
     "provenance_note",
+    "refresh_ttl",
     "render_market_sidebar",
     "save_upload",
     "selected_ohlcv",
