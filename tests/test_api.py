@@ -310,3 +310,37 @@ def test_a_stale_answer_is_served_even_when_too_many_rechecks_are_queued(clock: 
         return served
 
     assert asyncio.run(scenario()) == ["stale", "stale"]
+
+
+def test_busy_counts_only_refused_callers(clock: _Clock) -> None:
+    """A stale answer served while its re-check could not be queued is no refusal: /status must not count it."""
+
+    async def scenario() -> dict[str, int]:
+        release = asyncio.Event()
+
+        async def compute(query: Query, known: object) -> Answer:
+            if query.symbol != "A":
+                await release.wait()
+            return Answer(200, b"{}", inputs=(query.symbol,))
+
+        cache = AnswerCache(compute, ttl_s=30, timeout_s=0.01, max_pending=1)
+        await cache.get(Query("patterns", "A"))
+        clock.now += 31
+        with pytest.raises(Busy):
+            await cache.get(Query("patterns", "B"))  # B's computation holds the one slot...
+        await cache.get(Query("patterns", "A"))  # ...so A is served stale without a re-check
+        with pytest.raises(Busy):
+            await cache.get(Query("patterns", "C"))  # refused: counted
+        release.set()
+        return cache.stats()
+
+    stats = asyncio.run(scenario())
+    assert stats["stale"] == 1 and stats["busy"] == 2  # B timed out waiting, C found no slot
+
+
+def test_the_insights_front_door_is_exported() -> None:
+    import pinelab_core
+
+    for name in ("market_insights", "multi_timeframe_view", "pattern_hits", "current_regime", "create_api_token",
+                 "list_api_tokens", "revoke_api_token"):
+        assert name in pinelab_core.__all__ and callable(getattr(pinelab_core, name)), name

@@ -123,3 +123,33 @@ def test_predictions_page_shows_the_timeframe_by_source_grid() -> None:
     grid = next(frame.value for frame in app.dataframe if list(frame.value.columns) == ["1h", "1d"])
     assert "ensemble" in grid.index and "rsi" in grid.index
     assert any(caption.value.startswith("Agreement") for caption in app.caption)
+
+
+def test_active_agents_have_their_own_counted_rows_and_join_the_insights(settings: Settings) -> None:
+    """The view reads every active agent beside the models and the signal sources (once: the desk's agent sources
+    are not repeated as signal rows), and the insights answer lists the same calls `pinelab predict` does."""
+    from test_rl_desk import _train
+
+    import pinelab_core.rl.sources  # noqa: F401 - registers the agents as desk sources too, as the live desk does
+    from pinelab_core.api.schemas import RESPONSE_MODELS
+    from pinelab_core.insights import market_insights
+    from pinelab_core.insights.payload import insights_payload
+    from pinelab_core.rl.calls import agent_calls, clear_agent_cache
+
+    clear_model_cache()
+    clear_prediction_cache()
+    clear_agent_cache()
+    daily = load_ohlcv("DEMO-EQUITY", "1d", source="demo", settings=settings)
+    train_active_models(settings, daily, ("lightgbm",), symbol="DEMO-EQUITY", timeframe="1d")
+    agent = _train(settings)
+    view = multi_timeframe_view("DEMO-EQUITY", "1d", "demo", settings)
+    (call,) = [c for c in view.reads[0].calls if c.kind == "agent"]
+    (expected,) = agent_calls(settings, "DEMO-EQUITY", "1d", daily)
+    assert call.source == agent == expected.agent and call.counted and call.strength == expected.confidence
+    assert call.direction == {"BUY": 1, "SELL": -1, "FLAT": 0}[expected.action]
+    assert not any(c.source.startswith("agent") for c in view.reads[0].calls if c.kind == "signal")
+    assert list(view.grid().index).index(agent) < list(view.grid().index).index("rsi")
+    body = insights_payload(market_insights("DEMO-EQUITY", "1d", "demo", settings, ohlcv=daily))
+    RESPONSE_MODELS["insights"].model_validate(body)
+    assert [(a["agent"], a["action"], a["in_sample"]) for a in body["agents"]] == [
+        (expected.agent, expected.action, expected.in_sample)]

@@ -72,7 +72,11 @@ class AnswerCache:
                     self._flight(query, entry)
                 self.counts["stale"] += 1
                 return entry.answer, "stale"
-        task = self._flight(query, entry)
+        try:
+            task = self._flight(query, entry)
+        except Busy:
+            self.counts["busy"] += 1
+            raise
         self.counts["miss"] += 1
         try:
             answer = await asyncio.wait_for(asyncio.shield(task), self.timeout_s)
@@ -86,7 +90,6 @@ class AnswerCache:
         if task is not None:
             return task
         if len(self._flights) >= self.max_pending:
-            self.counts["busy"] += 1
             raise Busy(f"{len(self._flights)} answers are being computed; ask again shortly.")
         task = asyncio.get_running_loop().create_task(self._refresh(query, entry))
         self._flights[query] = task

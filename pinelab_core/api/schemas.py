@@ -45,6 +45,19 @@ class CallOut(_Out):
     input_fingerprint: str
 
 
+class AgentCallOut(_Out):
+    agent: str  # "name@vN"
+    kind: str  # ppo | a2c | dqn
+    role: str  # trend | mean_reversion | "" (a general agent)
+    bar_time: str | None
+    target: float | None  # the position it wants from the next open, in [-1, 1]
+    action: str  # BUY | SELL | FLAT
+    confidence: float | None
+    in_sample: bool
+    trained_through: str | None
+    trained_on: str
+
+
 class ForecastOut(_Out):
     horizon: int
     target_time: str | None
@@ -158,6 +171,7 @@ class InsightsOut(_Out):
     bar_time: str | None
     close: float | None
     call: CallOut
+    agents: list[AgentCallOut]
     forecasts: list[ForecastOut]
     consensus: ConsensusOut
     regime: RegimeOut

@@ -25,6 +25,7 @@ from pinelab_core.types import Timeframe
 if TYPE_CHECKING:
     from pinelab_core.explain import Explanation
     from pinelab_core.models.ensemble import Prediction
+    from pinelab_core.rl.calls import AgentCall
     from pinelab_core.signals.desk import SignalDesk
 
 __all__ = ["MarketInsights", "load_market", "market_insights", "market_signals"]
@@ -32,7 +33,8 @@ __all__ = ["MarketInsights", "load_market", "market_insights", "market_signals"]
 
 @dataclass(frozen=True)
 class MarketInsights:
-    """The ensemble's call, forecasts, consensus, regime, SHAP and patterns of one market at one bar."""
+    """The ensemble's call, the agents' calls, forecasts, consensus, regime, SHAP and patterns of one market at one
+    bar."""
 
     symbol: str
     timeframe: str
@@ -45,6 +47,7 @@ class MarketInsights:
     explanation_error: str
     patterns: list[PatternHit]
     multi_timeframe: MultiTimeframeView | None = None
+    agents: tuple[AgentCall, ...] = ()  # active RL agents' calls (they trade beside the ensemble, not in it)
 
     @property
     def bar_time(self) -> pd.Timestamp:
@@ -77,6 +80,7 @@ def market_insights(symbol: str, timeframe: str = "1d", source: str = "auto", se
     """
     from pinelab_core.explain import explain
     from pinelab_core.models.inference import predict
+    from pinelab_core.rl.calls import agent_calls
     from pinelab_core.store import get_engine
 
     settings = settings or Settings.from_env()
@@ -84,6 +88,7 @@ def market_insights(symbol: str, timeframe: str = "1d", source: str = "auto", se
     timeframe = Timeframe.parse(timeframe).value
     ohlcv = ohlcv if ohlcv is not None else load_market(symbol, timeframe, source, settings)
     prediction = predict(symbol, timeframe, source, settings, ohlcv=ohlcv)
+    agents = agent_calls(settings, symbol, timeframe, ohlcv)  # what `pinelab predict` lists beside the call
     desk = market_signals(ohlcv, symbol, timeframe, settings, engine)
     try:
         explanation, explanation_error = explain(symbol, timeframe, source, settings=settings, ohlcv=ohlcv), ""
@@ -91,11 +96,13 @@ def market_insights(symbol: str, timeframe: str = "1d", source: str = "auto", se
         explanation, explanation_error = None, str(exc)
     view = None
     if timeframes is not None:
-        own = timeframe_read(ohlcv, symbol, timeframe, source, settings, engine, prediction=prediction, desk=desk)
+        own = timeframe_read(ohlcv, symbol, timeframe, source, settings, engine, prediction=prediction, desk=desk,
+                             agents=agents)
         view = multi_timeframe_view(symbol, timeframes, source, settings, engine=engine, known={timeframe: own},
                                     frames=frames)
     return MarketInsights(symbol, timeframe, source, dict(ohlcv.attrs.get("provenance", {})), prediction, desk,
-                          current_regime(ohlcv), explanation, explanation_error, pattern_hits(ohlcv)[1], view)
+                          current_regime(ohlcv), explanation, explanation_error, pattern_hits(ohlcv)[1], view,
+                          tuple(agents))
 
 
 def market_signals(ohlcv: pd.DataFrame, symbol: str, timeframe: str, settings: Settings, engine: Engine,

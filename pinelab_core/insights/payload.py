@@ -20,12 +20,13 @@ from pinelab_core.insights.timeframes import MultiTimeframeView, SourceCall, Tim
 if TYPE_CHECKING:
     from pinelab_core.explain import Explanation
     from pinelab_core.models.ensemble import Forecast, Prediction
+    from pinelab_core.rl.calls import AgentCall
     from pinelab_core.signals.aggregate import AggregateSignal
     from pinelab_core.signals.desk import SignalDesk
 
 __all__ = [
-    "consensus_json", "explanation_json", "forecasts_json", "insights_payload", "number", "patterns_payload",
-    "prediction_json", "regime_json", "signals_payload", "stamp", "view_json",
+    "agent_json", "consensus_json", "explanation_json", "forecasts_json", "insights_payload", "number",
+    "patterns_payload", "prediction_json", "regime_json", "signals_payload", "stamp", "view_json",
 ]
 
 
@@ -54,6 +55,7 @@ def insights_payload(insights: MarketInsights, top: int = 10) -> dict[str, Any]:
         "simulated": bool(provenance.get("simulated", False)), "data_note": str(provenance.get("note", "")),
         "bar_time": stamp(p.bar_time), "close": number(p.close),
         "call": prediction_json(p),
+        "agents": [agent_json(a) for a in insights.agents],
         "forecasts": forecasts_json(p.forecasts),
         "consensus": consensus_json(insights.desk.aggregate),
         "regime": regime_json(insights.regime),
@@ -77,6 +79,13 @@ def prediction_json(p: Prediction) -> dict[str, Any]:
         "trained_on": list(p.trained_on), "trained_through": stamp(p.trained_through),
         "input_fingerprint": p.input_fingerprint,
     }
+
+
+def agent_json(a: AgentCall) -> dict[str, Any]:
+    """An active RL agent's call: the entries of `pinelab predict --json`'s "agents" list."""
+    return {"agent": a.agent, "kind": a.kind, "role": a.role, "bar_time": stamp(a.bar_time), "target": number(a.target),
+            "action": a.action, "confidence": number(a.confidence), "in_sample": bool(a.in_sample),
+            "trained_through": stamp(a.trained_through), "trained_on": a.trained_on}
 
 
 def forecasts_json(forecasts: Iterable[Forecast], horizons: Iterable[int] | None = None) -> list[dict[str, Any]]:

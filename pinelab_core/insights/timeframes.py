@@ -5,9 +5,10 @@ Each timeframe is read at its own latest *closed* bar: the loader already drops 
 sources, and with `as_of` every frame is cut to the bars that had closed by then (a 1d bar counts only from
 its midnight close, a 4h bar from its end), so a replay of a past moment sees what was known then.
 
-The agreement counts one vote per timeframe and call: the ensemble's and each signal source's (RSI, MACD,
-Bollinger, candlesticks, TradingView alerts, agents registered as sources). The ensemble's members and the
-desk's consensus are shown but not counted (they repeat the ensemble's and the sources' votes).
+The agreement counts one vote per timeframe and call: the ensemble's, each active RL agent's and each signal
+source's (RSI, MACD, Bollinger, candlesticks, TradingView alerts). The ensemble's members and the desk's
+consensus are shown but not counted (they repeat the ensemble's and the sources' votes), and the desk's agent
+sources are left out of the signal rows (each agent already has its own row).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pinelab_core.types import Action, Timeframe
 
 if TYPE_CHECKING:  # the sidecar imports this module; models and signals load only when a read is made
     from pinelab_core.models.ensemble import Prediction
+    from pinelab_core.rl.calls import AgentCall
     from pinelab_core.signals.aggregate import AggregateSignal
     from pinelab_core.signals.desk import SignalDesk
 
@@ -42,8 +44,8 @@ _DUPLICATE_SOURCES = frozenset({"ensemble"})  # the desk's logged-prediction sou
 class SourceCall:
     """One source's call on one timeframe."""
 
-    source: str  # "ensemble", a member "name/vN", a signal source ("rsi", "tradingview", ...) or "consensus"
-    kind: str  # ensemble | model | signal | consensus
+    source: str  # "ensemble", a member "name/vN", an agent "name@vN", a signal source ("rsi", ...) or "consensus"
+    kind: str  # ensemble | model | agent | signal | consensus
     action: str  # BUY | SELL | HOLD, or NONE for a signal source without an active call
     direction: int  # +1 / -1 / 0
     strength: float  # calibrated confidence (ensemble, models), conviction (signals), |score| (consensus)
@@ -96,7 +98,7 @@ class MultiTimeframeView:
         return pd.DataFrame(cells, index=self._rows(), columns=self.timeframes, dtype=float)
 
     def _rows(self) -> list[str]:
-        order = {"ensemble": 0, "model": 1, "signal": 2, "consensus": 3}
+        order = {"ensemble": 0, "model": 1, "agent": 2, "signal": 3, "consensus": 4}
         seen: dict[str, tuple[int, int]] = {}
         for read in self.reads:
             for position, call in enumerate(read.calls):
@@ -192,10 +194,12 @@ def closed_frame(symbol: str, timeframe: str, source: str, settings: Settings,
 
 def timeframe_read(ohlcv: pd.DataFrame, symbol: str, timeframe: str, source: str, settings: Settings,
                    engine: Engine, *, latest: bool = True, prediction: Prediction | None = None,
-                   desk: SignalDesk | None = None) -> TimeframeRead:
-    """Every call on one timeframe at the frame's last bar: the ensemble and its members, each signal source
-    and the consensus. `prediction` / `desk`, when given, are used instead of computing them again."""
+                   desk: SignalDesk | None = None, agents: list[AgentCall] | None = None) -> TimeframeRead:
+    """Every call on one timeframe at the frame's last bar: the ensemble and its members, each active agent,
+    each signal source and the consensus. `prediction` / `desk` / `agents`, when given, are used instead of
+    computing them again."""
     from pinelab_core.models.inference import predict
+    from pinelab_core.rl.calls import agent_calls
     from pinelab_core.signals import run_signal_desk
 
     calls: list[SourceCall] = []
@@ -209,6 +213,11 @@ def timeframe_read(ohlcv: pd.DataFrame, symbol: str, timeframe: str, source: str
         notes.append(str(exc))
     except PinelabError as exc:  # a model that cannot read this market (schema, too little data): say so
         notes.append(f"models: {exc}")
+    try:
+        agents = agents if agents is not None else agent_calls(settings, symbol, timeframe, ohlcv, latest=latest)
+        calls.extend(_agent_call(a) for a in agents)
+    except PinelabError as exc:  # an agent that cannot read this market: the rest of the read stands
+        notes.append(f"agents: {exc}")
     desk = desk or run_signal_desk(ohlcv, symbol, timeframe, engine=engine, settings=settings)
     calls.extend(_signal_calls(desk.aggregate))
     return TimeframeRead(timeframe, pd.Timestamp(ohlcv.index[-1]), float(ohlcv["close"].iloc[-1]), tuple(calls),
@@ -228,10 +237,17 @@ def _model_calls(p: Prediction) -> list[SourceCall]:
     return calls
 
 
+def _agent_call(a: AgentCall) -> SourceCall:
+    direction = 1 if a.target > 0 else -1 if a.target < 0 else 0
+    action = Action.BUY.value if direction > 0 else Action.SELL.value if direction < 0 else Action.HOLD.value
+    note = "in-sample: a bar the agent learned from, or a look back" if a.in_sample else ""
+    return SourceCall(a.agent, "agent", action, direction, float(a.confidence), pd.Timestamp(a.bar_time), note=note)
+
+
 def _signal_calls(a: AggregateSignal) -> list[SourceCall]:
     calls = []
     for c in a.contributions:
-        if c.source in _DUPLICATE_SOURCES:
+        if c.source in _DUPLICATE_SOURCES or c.source.split(":")[0] == "agent":  # rows of their own already
             continue
         if c.time is None:
             calls.append(SourceCall(c.source, "signal", "NONE", 0, 0.0, None, note="no active call"))
