@@ -102,8 +102,8 @@ if st.toggle("Read this market on several timeframes (each at its latest closed 
         st.stop()
     st.dataframe(view.grid(), width="stretch", key="predictions_mtf_grid")
     st.caption(f"Agreement {view.agreement:.0%} ({view.votes['up']} up, {view.votes['down']} down, "
-               f"{view.votes['neutral']} neutral; score {view.score:+.2f}, {view.action}). Counted: the ensemble and "
-               "each signal source per timeframe; members and the consensus are shown, not counted. "
+               f"{view.votes['neutral']} neutral; score {view.score:+.2f}, {view.action}). Counted: the ensemble, each "
+               "agent and each signal source per timeframe; members and the consensus are shown, not counted. "
                "· = no active call.")
     for read in view.reads:
         if read.note:
