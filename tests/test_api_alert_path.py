@@ -4,6 +4,7 @@ accepted and /healthz answers; the computation runs in the API worker (a child p
 from __future__ import annotations
 
 import json
+import os
 import socket
 import threading
 import time
@@ -16,6 +17,7 @@ import uvicorn
 from fastapi.testclient import TestClient
 
 from pinelab_core.api import Answer
+from pinelab_core.api.worker import WORKER_NICENESS, ApiWorker
 from pinelab_core.config import Settings
 from pinelab_core.webhook import ALERT_PATH, create_app
 
@@ -103,3 +105,15 @@ def test_the_worker_process_computes_while_alerts_flow(sidecar: str) -> None:
     assert reply.status_code == 200 and reply.json()["consensus"]["action"] in {"BUY", "SELL", "HOLD"}
     assert len(alerts) >= 5 and all(a.status_code == 200 for a in alerts)
     assert finished["alert"] <= finished["api"]  # the alerts were answered while the API was computing
+
+
+@pytest.mark.skipif(not hasattr(os, "nice"), reason="no process priorities on this platform")
+def test_the_worker_process_yields_the_cpu_to_the_sidecar(settings: Settings) -> None:
+    """A cold computation on a busy machine must take the cores the alert loop leaves idle, not its share."""
+    worker = ApiWorker(settings.with_overrides(api_executor="process"))
+    try:
+        niceness = worker._pool().submit(os.nice, 0).result(120)
+    finally:
+        worker.close()
+    assert niceness >= min(os.nice(0) + WORKER_NICENESS, 19)
+

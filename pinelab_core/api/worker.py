@@ -2,7 +2,9 @@
 
 With `api_executor = "process"` (the default) answers are computed in `api_workers` child processes
 (spawned, not forked: the parent has threads), so a computation never holds the interpreter lock the
-alert path needs; models and frames stay loaded in the child between calls. `"thread"` runs them on a
+alert path needs; models and frames stay loaded in the child between calls. The children run at a lower
+scheduling priority (`WORKER_NICENESS`): on a busy machine a cold computation takes the cores the sidecar
+leaves idle instead of slowing alert intake. `"thread"` runs them on a
 thread pool of the sidecar itself (tests, or a machine where a second process is too much memory).
 A child that dies is replaced; the request that saw it gets a 503. The pool starts with the first
 question, so a sidecar nobody asks never spends a process on it.
@@ -11,8 +13,10 @@ question, so a sidecar nobody asks never spends a process on it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import multiprocessing
+import os
 import threading
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -21,9 +25,17 @@ from pinelab_core.api.compute import Answer, Inputs, Query, answer_query
 from pinelab_core.config import Settings
 from pinelab_core.errors import StoreError
 
-__all__ = ["ApiWorker"]
+__all__ = ["WORKER_NICENESS", "ApiWorker"]
 
 log = logging.getLogger(__name__)
+WORKER_NICENESS = 10  # added to the sidecar's niceness in each worker process (Unix); higher = yields sooner
+
+
+def _lower_priority() -> None:
+    """Worker process initialiser: yield the CPU to the sidecar's event loop (and so to TradingView alerts)."""
+    # No nice() (Windows) or not permitted: run at the sidecar's priority.
+    with contextlib.suppress(AttributeError, OSError):
+        os.nice(WORKER_NICENESS)
 
 
 class ApiWorker:
@@ -58,7 +70,8 @@ class ApiWorker:
                 if self.kind == "thread":
                     self._executor = ThreadPoolExecutor(workers, thread_name_prefix="pinelab-api")
                 else:
-                    self._executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+                    self._executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                                         initializer=_lower_priority)
             return self._executor
 
     def _replace(self) -> None:
