@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -13,15 +12,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
+from test_webhook_concurrency import SECRET, _serve
 
 from pinelab_core.api import Answer
 from pinelab_core.api.worker import WORKER_NICENESS, ApiWorker
 from pinelab_core.config import Settings
 from pinelab_core.webhook import ALERT_PATH, create_app
 
-SECRET = "alert-path-secret"
 TOKEN = "alert-path-token-0123456789"
 
 
@@ -58,28 +56,11 @@ def test_alerts_are_answered_while_an_api_computation_is_running(settings: Setti
     assert [r.status_code for r in replies] == [200, 200, 200] and len(computations) == 1  # one burst, one answer
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def sidecar(settings: Settings) -> Iterator[str]:
-    port = _free_port()
-    app = create_app(settings.with_overrides(webhook_secret=SECRET, api_token=TOKEN, webhook_rate_limit=0,
-                                             api_executor="process", api_timeout_s=120), enrich=False)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(30)
+    """A real uvicorn server (the webhook tests' `_serve`) with the API computing in its worker process."""
+    with _serve(settings, api_token=TOKEN, api_executor="process", api_timeout_s=120) as url:
+        yield url
 
 
 @pytest.mark.slow
