@@ -134,3 +134,17 @@ def test_bad_arguments_say_what_to_fix() -> None:
     with pytest.raises(DataValidationError, match="No bar at or before"):
         regime_at(bars, at="2000-01-01")
     assert len(regime_history(bars, last=300)) == 300
+
+
+def test_a_fit_never_keeps_a_state_with_a_singular_covariance() -> None:
+    """On this DEMO-BTC hourly window hmmlearn leaves one of four states un-updated with a singular covariance
+    (det 0) and a lower BIC; its emission density is NaN, so every bar the fit served got the bare prior."""
+    from pinelab_core.data import load_ohlcv
+
+    bars = load_ohlcv("DEMO-BTC", "1h", start="2025-03-19 06:00", end="2025-04-09 11:00", source="demo")
+    inputs = hmm_inputs(bars["close"].to_numpy())[10:]
+    assert len(inputs) == 500
+    clear_fit_caches()
+    fit = fit_hmm(inputs)
+    assert np.linalg.eigvalsh(fit.covars).min() > 0
+    assert np.isfinite(emission_loglik(fit, inputs)).all()

@@ -149,6 +149,8 @@ def _fit_uncached(inputs: np.ndarray, counts: tuple[int, ...], seed: int) -> Hmm
                 continue
             if not (np.isfinite(loglik) and np.isfinite(model.transmat_).all() and np.isfinite(model.means_).all()):
                 continue
+            if not _well_posed(model.covars_):
+                continue
             d = z.shape[1]
             parameters = (count - 1) + count * (count - 1) + count * d + count * d * (d + 1) // 2
             bic[count] = -2.0 * loglik + parameters * np.log(len(z))
@@ -160,6 +162,18 @@ def _fit_uncached(inputs: np.ndarray, counts: tuple[int, ...], seed: int) -> Hmm
     order = np.argsort(model.means_[:, 1], kind="stable")  # by typical volatility: labels cannot swap between fits
     return _ordered_fit(model.startprob_[order], model.transmat_[np.ix_(order, order)], model.means_[order],
                         model.covars_[order], center, scale, bic)
+
+
+def _well_posed(covars: np.ndarray) -> bool:
+    """Every state's covariance positive definite, at least `min_covar` along every axis.
+
+    hmmlearn can leave a state with a singular covariance (seen on DEMO-BTC hourly windows: a state collapsed
+    onto a line of points). Its density is infinite on that line, so the BIC favours the fit, while the
+    emission density elsewhere is NaN and the forward filter learns nothing from any bar: such a count is
+    dropped like a failed fit.
+    """
+    eigenvalues = np.linalg.eigvalsh(covars)
+    return bool(np.isfinite(eigenvalues).all() and eigenvalues.min() >= 0.5 * _MIN_COVAR)
 
 
 def _single_state(z: np.ndarray, center: np.ndarray, scale: np.ndarray) -> HmmFit:
