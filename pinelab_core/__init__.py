@@ -26,6 +26,8 @@ Market structure (causal regimes, volatility, spectrum, anomalies; docs/structur
     volatility_forecasts(ohlcv) -> GARCH / GJR-GARCH forecasts vs realised, QLIKE and MSE vs a naive forecast
     anomaly_alerts(ohlcv, threshold=4.0) -> [AnomalyAlert] ("Unusual volume at 14:00 on ...")
     track_record_by_regime(records, regimes, by="source"), weights_in_regime(outcomes, regimes, learn, at=...)
+    regime_track_record(ohlcv, records, by=None, engine=None) -> RegimeTrackRecord (regime now + split record)
+    store_regimes(engine, history, symbol=, timeframe=), load_regimes(engine, ...) -> the market_regime table
     market_structure(ohlcv, bars=500) -> MarketStructure: every view of the Market structure page
 Charts
     build_price_chart(ohlcv, overlays=[Overlay("sma", 50)], show_levels=True) -> PriceChart (Plotly, downsampled)
@@ -190,6 +192,10 @@ _EXPORTS: dict[str, str] = {
     "AnomalyAlert": "pinelab_core.structure",
     "track_record_by_regime": "pinelab_core.structure",
     "weights_in_regime": "pinelab_core.structure",
+    "regime_track_record": "pinelab_core.structure",
+    "RegimeTrackRecord": "pinelab_core.structure",
+    "store_regimes": "pinelab_core.structure",
+    "load_regimes": "pinelab_core.structure",
     "market_structure": "pinelab_core.structure",
     "create_model": "pinelab_core.models",
     "list_models": "pinelab_core.models",

@@ -15,6 +15,9 @@ reverse); everything drawn or returned per bar uses bars <= that bar.
     anomaly_alerts(ohlcv, threshold=4.0) -> [AnomalyAlert] ("Unusual volume at 14:00 on ...")
     with_regime(records, regimes), track_record_by_regime(records, regimes, by="source") -> split track records
     regime_weights(outcomes, regimes, learn, at=None), weights_in_regime(...) -> consensus weights per regime
+    regime_track_record(ohlcv, records, by=None, engine=None, ...) -> RegimeTrackRecord (regime now, split record)
+    market_regimes(ohlcv, since=None, engine=None, ...) -> regime_history of the recent bars, kept in the store
+    store_regimes(engine, history, symbol=, timeframe=), load_regimes(engine, symbol=, timeframe=) -> market_regime
     market_structure(ohlcv, bars=500) -> MarketStructure: every view of the Market structure page
 """
 
@@ -40,10 +43,21 @@ from pinelab_core.structure.spectrum import (
     sparse_reconstruction,
     wavelet_levels,
 )
-from pinelab_core.structure.tracks import regime_weights, track_record_by_regime, weights_in_regime, with_regime
+from pinelab_core.structure.store import load_regimes, store_regimes
+from pinelab_core.structure.tracks import (
+    MAX_REGIME_BARS,
+    RegimeTrackRecord,
+    market_regimes,
+    regime_track_record,
+    regime_weights,
+    track_record_by_regime,
+    weights_in_regime,
+    with_regime,
+)
 from pinelab_core.structure.volatility import VolatilityForecast, volatility_forecasts
 
 __all__ = [
+    "MAX_REGIME_BARS",
     "MIN_BARS",
     "REGIME_NAMES",
     "UNKNOWN",
@@ -51,20 +65,25 @@ __all__ = [
     "MarketStructure",
     "RegimeModel",
     "RegimeState",
+    "RegimeTrackRecord",
     "SparseFit",
     "VolatilityForecast",
     "anomaly_alerts",
     "anomaly_scores",
     "causal_denoise",
     "dominant_cycles",
+    "load_regimes",
+    "market_regimes",
     "market_structure",
     "periodogram",
     "regime_at",
     "regime_history",
     "regime_history_bars",
     "regime_model",
+    "regime_track_record",
     "regime_weights",
     "sparse_reconstruction",
+    "store_regimes",
     "track_record_by_regime",
     "volatility_forecasts",
     "wavelet_levels",

@@ -12,14 +12,23 @@ the Predictions page can use them on what they already loaded; everything is as 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from sqlalchemy.engine import Engine
 
 from pinelab_core.errors import DataValidationError
-from pinelab_core.structure.regimes import UNKNOWN
+from pinelab_core.structure.regimes import UNKNOWN, RegimeState, regime_at, regime_history
+from pinelab_core.structure.store import store_regimes
 
-__all__ = ["REGIME_COLUMN", "regime_weights", "track_record_by_regime", "weights_in_regime", "with_regime"]
+__all__ = [
+    "MAX_REGIME_BARS", "REGIME_COLUMN", "RegimeTrackRecord", "market_regimes", "regime_track_record",
+    "regime_weights", "track_record_by_regime", "weights_in_regime", "with_regime",
+]
+
+#: Most bars a page labels with regimes (one HMM fit per 100 bars; calls placed earlier count as "unknown").
+MAX_REGIME_BARS = 3_000
 
 #: The column `with_regime` adds.
 REGIME_COLUMN = "market_regime"
@@ -119,3 +128,50 @@ def weights_in_regime(outcomes: pd.DataFrame, regimes: pd.DataFrame | pd.Series,
     current = str(labels.iloc[position]) if position >= 0 else UNKNOWN
     per_regime = regime_weights(outcomes, labels.iloc[: position + 1], learn, at=when, time_column=time_column)
     return current, per_regime.get(current) or dict(learn(outcomes.iloc[:0]))
+
+
+@dataclass(frozen=True)
+class RegimeTrackRecord:
+    """The regime now and a track record split by regime (see `regime_track_record`).
+
+    Attributes:
+        current: the regime at the last bar, as known at its close.
+        by_regime: `track_record_by_regime` of the records.
+        regimes: the regime of each bar the split used (`regime_history` columns).
+    """
+
+    current: RegimeState
+    by_regime: pd.DataFrame
+    regimes: pd.DataFrame
+
+
+def market_regimes(ohlcv: pd.DataFrame, *, since: pd.Timestamp | None = None, max_bars: int = MAX_REGIME_BARS,
+                   engine: Engine | None = None, symbol: str = "", timeframe: str = "",
+                   data_source: str = "") -> pd.DataFrame:
+    """`regime_history` of the bars from `since` (at most the last `max_bars`), kept in the `market_regime` table
+    when an `engine` is given (with `symbol`, `timeframe` and `data_source` naming the market)."""
+    bars = len(ohlcv) if since is None else len(ohlcv) - int(ohlcv.index.searchsorted(pd.Timestamp(since)))
+    history = regime_history(ohlcv, last=max(1, min(bars, max_bars, len(ohlcv))))
+    if engine is not None:
+        store_regimes(engine, history, symbol=symbol, timeframe=timeframe, data_source=data_source)
+    return history
+
+
+def regime_track_record(ohlcv: pd.DataFrame, records: pd.DataFrame, *, by: str | None = None,
+                        time_column: str = "time", max_bars: int = MAX_REGIME_BARS, engine: Engine | None = None,
+                        symbol: str = "", timeframe: str = "", data_source: str = "") -> RegimeTrackRecord:
+    """The current regime and `records` (tracked signals, logged predictions) split by the regime of their bar.
+
+    Args:
+        ohlcv: the market the records were made on, up to the bar the page shows.
+        records: calls with `time_column`, `realised_return` and `hit` (`load_outcomes`, `prediction_history`).
+        by: split each regime further by this column (e.g. "source").
+        max_bars: label at most this many of the latest bars; older calls count as "unknown".
+        engine, symbol, timeframe, data_source: keep the regimes in the `market_regime` table.
+    """
+    times = pd.to_datetime(records[time_column], utc=True) if time_column in records and len(records) else None
+    since = times.min() if times is not None else ohlcv.index[-1]
+    regimes = market_regimes(ohlcv, since=since, max_bars=max_bars, engine=engine, symbol=symbol,
+                             timeframe=timeframe, data_source=data_source)
+    table = track_record_by_regime(records, regimes, by=by, time_column=time_column)
+    return RegimeTrackRecord(regime_at(ohlcv), table, regimes)
