@@ -5,7 +5,7 @@ import streamlit as st
 from streamlit_autorefresh import st_autorefresh
 
 from pinelab_core.errors import PinelabError
-from pinelab_core.features import FEATURE_GROUPS
+from pinelab_core.features import FEATURE_GROUPS, OPT_IN_GROUPS, OPT_IN_NOTE
 from pinelab_core.models import list_models
 from pinelab_core.training.jobs import cancel_job, dispatch_jobs, get_job, list_jobs, submit_job
 from pinelab_core.training.results import job_loss_curve, job_versions, version_results
@@ -31,7 +31,8 @@ with st.form("training_form"):
     extra = left.text_input("Extra symbols (comma separated)", key="training_extra_symbols",
                             help=f"Trained in the same job, besides the sidebar's {selection.symbol}.")
     models = middle.multiselect("Models", list_models(), default=["lightgbm"], key="training_models")
-    groups = right.multiselect("Feature groups", FEATURE_GROUPS, default=list(FEATURE_GROUPS), key="training_groups")
+    groups = right.multiselect("Feature groups", [*FEATURE_GROUPS, *OPT_IN_GROUPS], default=list(FEATURE_GROUPS),
+                               key="training_groups", help=OPT_IN_NOTE)
     left, middle, right, far = st.columns(4)
     label = left.selectbox("Label", ["direction", "triple_barrier"], key="training_label")
     horizon = int(middle.number_input("Horizon (bars)", 1, 500, 5, key="training_horizon"))

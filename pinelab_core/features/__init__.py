@@ -22,7 +22,13 @@ from pinelab_core.features.audit import causality_audit
 from pinelab_core.features.builder import build_features
 from pinelab_core.features.cache import build_features_cached, data_fingerprint
 from pinelab_core.features.inputs import model_feature_names, required_history
-from pinelab_core.features.registry import FEATURE_GROUPS, FEATURE_SET_VERSION, OPT_IN_GROUPS, feature_catalog
+from pinelab_core.features.registry import (
+    FEATURE_GROUPS,
+    FEATURE_SET_VERSION,
+    OPT_IN_GROUPS,
+    OPT_IN_NOTE,
+    feature_catalog,
+)
 from pinelab_core.features.selection import (
     clustered_correlation,
     drop_correlated,
@@ -34,6 +40,7 @@ __all__ = [
     "FEATURE_GROUPS",
     "FEATURE_SET_VERSION",
     "OPT_IN_GROUPS",
+    "OPT_IN_NOTE",
     "build_features",
     "build_features_cached",
     "causality_audit",

@@ -38,8 +38,8 @@ from pinelab_core.features import (
 from pinelab_core.features import time as time_features
 from pinelab_core.features.spec import FeatureSpec
 
-__all__ = ["ALL_SPECS", "FEATURE_GROUPS", "FEATURE_SET_VERSION", "OPT_IN_GROUPS", "SPECS", "feature_catalog",
-           "select_specs"]
+__all__ = ["ALL_SPECS", "FEATURE_GROUPS", "FEATURE_SET_VERSION", "OPT_IN_GROUPS", "OPT_IN_NOTE", "SPECS",
+           "feature_catalog", "select_specs"]
 
 #: Bump by hand when a change alters values without touching the spec modules' source (e.g. a new
 #: TA-Lib release with a changed definition); source edits change the version on their own.
@@ -71,6 +71,9 @@ _OPT_IN_MODULES: dict[str, ModuleType] = {
 FEATURE_GROUPS: tuple[str, ...] = tuple(_GROUP_MODULES)
 #: Groups built only when asked for by name (`build_features(ohlcv, groups=[..., "hmm"])`), after the default ones.
 OPT_IN_GROUPS: tuple[str, ...] = tuple(_OPT_IN_MODULES)
+#: What a trader choosing groups should know about the opt-in ones (the Features and Training pages show it).
+OPT_IN_NOTE = ("hmm (regime probabilities), garch (conditional volatility) and anomaly (isolation forest, robust "
+               "z-scores) refit models walk-forward on past bars only: causal, but slower, so not picked by default.")
 
 #: Every feature of the default build, in matrix order.
 SPECS: tuple[FeatureSpec, ...] = tuple(s for module in _GROUP_MODULES.values() for s in module.SPECS)
