@@ -4,9 +4,11 @@ the figures behind them."""
 from __future__ import annotations
 
 import json
+from datetime import date
 
 import numpy as np
 import pandas as pd
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from pinelab_core.structure import REGIME_NAMES, anomaly_alerts, market_structure, regime_history
@@ -40,6 +42,29 @@ def test_the_market_structure_page_shows_every_view() -> None:
     assert "Regime now:" in app.markdown[0].value
     app.number_input(key="structure_bars").set_value(750).run()
     assert not app.exception and len(_figures(app)[0]["data"][0]["x"]) == 750
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("symbol", ["DEMO-BTC", "DEMO-FX"])  # 24/7 crypto; FX with weekend gaps
+def test_the_page_shows_every_view_for_an_intraday_market(symbol: str) -> None:
+    app = AppTest.from_file(str(PAGE), default_timeout=300)
+    app.session_state["market_symbol"] = symbol
+    app.session_state["market_timeframe"] = "1h"
+    app.session_state["market_dates"] = (date(2026, 5, 1), date(2026, 9, 30))
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert not app.error, [e.value for e in app.error]
+    assert len(_figures(app)) == 6
+    summary = app.markdown[0].value
+    assert any(name in summary for name in REGIME_NAMES), summary  # five months of hours: past the warm-up
+
+
+def test_a_history_too_short_says_how_to_fix_it() -> None:
+    app = AppTest.from_file(str(PAGE), default_timeout=120)
+    app.session_state["market_dates"] = (date(2026, 1, 1), date(2026, 6, 30))
+    app.run()
+    assert not app.exception
+    assert any("Load a longer date range" in e.value for e in app.error)
 
 
 def test_the_charts_page_shades_regimes_and_flags_unusual_bars_on_request() -> None:
