@@ -15,6 +15,7 @@ and a plain random walk (no sessions, no gaps).
    250 bars), so they are measured on fewer bars and left out of the default build.
 
     python bench/bench_features.py                      # 1M bars, ta on 100k, 5 rounds
+    python bench/bench_features.py --opt-in-only        # re-measure section 5 only, replacing it in the results
     python bench/bench_features.py --bars 200000 --repeats 2
 
 The machine may be shared: the report gives the load average before and after, and CPU time beside wall
@@ -148,9 +149,12 @@ def opt_in_against_talib(bars: pd.DataFrame, rounds: int) -> dict[str, Timing]:
     return timings
 
 
+OPT_IN_HEADING = "Opt-in groups on the first"
+
+
 def opt_in_rows(timings: dict[str, Timing], n: int) -> list[str]:
     raw = timings["talib"]
-    lines = [f"Opt-in groups on the first {n:,} bars of the DEMO-FX series (every model refitted in every run; "
+    lines = [f"{OPT_IN_HEADING} {n:,} bars of the DEMO-FX series (every model refitted in every run; "
              "CPU time, the steadier measure on a shared machine):", "",
              "| build | features | wall | CPU | ratio to raw TA-Lib 13 (CPU) | <= 12x |",
              "|---|---:|---:|---:|---:|:---:|",
@@ -269,6 +273,23 @@ def report(args: argparse.Namespace, n: int, timings: dict[str, Timing], series:
     return "\n".join(lines) + "\n"
 
 
+def replace_opt_in_section(args: argparse.Namespace) -> None:
+    """Measure section 5 alone and put it in place of the one in `args.out` (the rest of the file is kept)."""
+    fx = fx_minute_bars(args.opt_in_bars)
+    build_features(fx.head(5_000), groups=[*FEATURE_GROUPS, *OPT_IN_GROUPS])  # compile, import the fitting libraries
+    before = load_text()
+    opt_in = opt_in_against_talib(fx, min(args.repeats, 2))
+    rows = opt_in_rows(opt_in, args.opt_in_bars)
+    rows[0] += (f" Measured alone by `python bench/bench_features.py --opt-in-only --opt-in-bars {args.opt_in_bars}"
+                f" --repeats {args.repeats}`; load average before: {before}; after: {load_text()}.")
+    previous = args.out.read_text(encoding="utf-8") if args.out.exists() else ""
+    kept = previous.split(OPT_IN_HEADING)[0].rstrip("\n")
+    text = (kept + "\n\n" if kept else "") + "\n".join(rows) + "\n"
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text, encoding="utf-8")
+    print("\n".join(rows))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bars", type=int, default=1_000_000)
@@ -276,7 +297,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--opt-in-bars", type=int, default=20_000)
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--opt-in-only", action="store_true", help="re-measure the opt-in groups only")
     args = parser.parse_args()
+    if args.opt_in_only:
+        replace_opt_in_section(args)
+        return
     fx, walk = fx_minute_bars(args.bars), random_walk_bars(args.bars)
     n = len(fx)
     build_features(fx.head(5_000))  # load (or compile) the numba kernels before timing anything
