@@ -85,7 +85,7 @@ try:
     history = prediction_history(settings, selection.symbol, timeframe)
     report = drift_report(settings, load_active(settings, selection.symbol, timeframe), ohlcv)
     by_regime = regime_track_record(ohlcv, history, time_column="bar_time", engine=app_engine(),
-                                    symbol=selection.symbol, timeframe=timeframe, data_source=selection.source)
+                                    symbol=selection.symbol, timeframe=timeframe)
 except PinelabError as exc:
     show_error(exc)
     st.stop()

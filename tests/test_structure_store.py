@@ -59,7 +59,8 @@ def test_stored_regimes_read_back_as_computed_and_a_rewrite_adds_no_row(engine) 
 
 
 def test_a_track_record_splits_calls_by_the_regime_of_their_bar_and_stores_it(engine) -> None:  # type: ignore[no-untyped-def]
-    bars = _market()
+    bars = _market().copy()
+    bars.attrs["provenance"] = {"source": "demo"}  # what load_ohlcv sets: regimes are kept per data source
     calls = pd.DataFrame({"bar_time": bars.index[[100, 900, 1_000, 1_200]],
                           "realised_return": [0.01, -0.02, 0.03, np.nan], "hit": [True, False, True, None]})
     split = regime_track_record(bars, calls, time_column="bar_time", engine=engine, symbol="X", timeframe="1h")
@@ -69,6 +70,7 @@ def test_a_track_record_splits_calls_by_the_regime_of_their_bar_and_stores_it(en
     assert "unknown" in set(split.by_regime["market_regime"])  # bar 100: before the first fit
     assert (split.regimes["regime"] == full["regime"].loc[split.regimes.index]).all()
     assert _rows(engine) == int((split.regimes["regime"] != UNKNOWN).sum())
+    assert len(load_regimes(engine, symbol="X", timeframe="1h", data_source="demo")) == _rows(engine)
 
 
 def _desk(engine, frame: pd.DataFrame):  # type: ignore[no-untyped-def]

@@ -147,19 +147,21 @@ class RegimeTrackRecord:
 
 def market_regimes(ohlcv: pd.DataFrame, *, since: pd.Timestamp | None = None, max_bars: int = MAX_REGIME_BARS,
                    engine: Engine | None = None, symbol: str = "", timeframe: str = "",
-                   data_source: str = "") -> pd.DataFrame:
+                   data_source: str | None = None) -> pd.DataFrame:
     """`regime_history` of the bars from `since` (at most the last `max_bars`), kept in the `market_regime` table
-    when an `engine` is given (with `symbol`, `timeframe` and `data_source` naming the market)."""
+    when an `engine` is given (with `symbol`, `timeframe` and `data_source` naming the market; the data source
+    defaults to the frame's provenance, "demo" for simulated bars, as the signal desk keys its calls)."""
     bars = len(ohlcv) if since is None else len(ohlcv) - int(ohlcv.index.searchsorted(pd.Timestamp(since)))
     history = regime_history(ohlcv, last=max(1, min(bars, max_bars, len(ohlcv))))
     if engine is not None:
-        store_regimes(engine, history, symbol=symbol, timeframe=timeframe, data_source=data_source)
+        origin = data_source if data_source is not None else str(ohlcv.attrs.get("provenance", {}).get("source", ""))
+        store_regimes(engine, history, symbol=symbol, timeframe=timeframe, data_source=origin)
     return history
 
 
 def regime_track_record(ohlcv: pd.DataFrame, records: pd.DataFrame, *, by: str | None = None,
                         time_column: str = "time", max_bars: int = MAX_REGIME_BARS, engine: Engine | None = None,
-                        symbol: str = "", timeframe: str = "", data_source: str = "") -> RegimeTrackRecord:
+                        symbol: str = "", timeframe: str = "", data_source: str | None = None) -> RegimeTrackRecord:
     """The current regime and `records` (tracked signals, logged predictions) split by the regime of their bar.
 
     Args:
