@@ -90,3 +90,12 @@ def test_regime_weights_for_a_past_bar_ignore_later_history(engine, second_store
     plain = run_signal_desk(bars.iloc[: T + 1], "X", "1h", engine=get_engine(second_store), sources=SOURCES,
                             horizon=5)
     assert plain.regime is None and plain.weights_regime is None
+
+
+def test_the_structure_api_is_exported_from_the_package() -> None:
+    import pinelab_core
+
+    names = [n for n, module in pinelab_core._EXPORTS.items() if module == "pinelab_core.structure"]
+    assert {"regime_history", "regime_track_record", "store_regimes", "load_regimes", "market_structure"} <= set(names)
+    for name in names:
+        assert name in pinelab_core.__all__ and getattr(pinelab_core, name) is not None
