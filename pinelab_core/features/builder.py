@@ -12,7 +12,7 @@ import pandas as pd
 
 from pinelab_core.errors import DataValidationError
 from pinelab_core.features.memory import keep_freed_memory
-from pinelab_core.features.registry import SPECS, select_specs
+from pinelab_core.features.registry import ALL_SPECS, select_specs
 from pinelab_core.features.spec import Bars, FeatureSpec
 from pinelab_core.types import INDEX_NAME, OHLCV_COLUMNS
 
@@ -33,7 +33,7 @@ def build_features(
         ohlcv: An OHLCV frame (float columns open/high/low/close/volume on a time index), a dict of
             symbol -> OHLCV frame, or a panel with a (symbol, time) MultiIndex.
         groups: Feature groups to compute (see `FEATURE_GROUPS`), a list or a comma-separated string;
-            None computes all of them.
+            None computes the default build (every group but the opt-in `OPT_IN_GROUPS`, named to be built).
         dtype: "float64" (default) or "float32" for large matrices (half the memory).
 
     Returns:
@@ -96,7 +96,7 @@ def _release_plan(names: tuple[str, ...]) -> tuple[tuple[Any, ...], ...]:
     """Per feature in `names`, the memo keys it is the last to read, learned by tracing one build on a small
     frame. A key the trace missed stays until the build ends; one read after its planned release is simply
     recomputed, so a wrong plan costs time, never a wrong value."""
-    by_name = {s.name: s for s in SPECS}
+    by_name = {s.name: s for s in ALL_SPECS}
     bars, last_use = Bars(_tracing_frame()), {}
     with np.errstate(all="ignore"):
         for position, name in enumerate(names):

@@ -22,7 +22,7 @@ PAGE_ICONS: dict[str, str] = {
     "Backtest": ":material/query_stats:",
     "Paper Trading": ":material/account_balance_wallet:",
     "Learning": ":material/school:",
-    "Market Structure": ":material/waves:",
+    "Market Structure": ":material/waterfall_chart:",
     "Sentiment": ":material/newspaper:",
     "Patterns": ":material/pattern:",
 }
