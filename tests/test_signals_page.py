@@ -52,3 +52,10 @@ def test_page_shows_consensus_feed_and_webhook_status(tmp_path: Path) -> None:
     assert {"BTCUSDT", "ETHUSD"} <= set(feed["symbol"])
     consensus = app.dataframe[1].value  # the consensus per market, this round's market included
     assert list(consensus["symbol"]) == ["DEMO-EQUITY"] and consensus["action"].iloc[0] == metrics["Consensus"]
+    # each source's record split by the HMM regime of its calls' bars
+    assert any({"source", "market_regime", "calls", "hit_rate"} <= set(d.value.columns) for d in app.dataframe)
+    app.toggle(key="signals_regime_weights").set_value(True).run()
+    assert not app.exception, [e.value for e in app.exception]
+    regime = {m.label: m.value for m in app.metric}["Market regime"]
+    assert any(c.value == f"Weights learned from the calls placed in a {regime} market (the regime now)."
+               for c in app.caption)
