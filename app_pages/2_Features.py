@@ -7,6 +7,8 @@ import streamlit as st
 from pinelab_core.errors import PinelabError
 from pinelab_core.features import (
     FEATURE_GROUPS,
+    OPT_IN_GROUPS,
+    OPT_IN_NOTE,
     build_features_cached,
     causality_audit,
     clustered_correlation,
@@ -60,7 +62,8 @@ def audit(key: str, groups: tuple[str, ...], window: int, cuts: int, _ohlcv: pd.
 selection = current_selection()
 st.title(f"Features · {selection.symbol} · {selection.timeframe.value}")
 ohlcv = selected_ohlcv()
-groups = tuple(st.multiselect("Feature groups", FEATURE_GROUPS, default=list(FEATURE_GROUPS), key="features_groups"))
+groups = tuple(st.multiselect("Feature groups", [*FEATURE_GROUPS, *OPT_IN_GROUPS], default=list(FEATURE_GROUPS),
+                             key="features_groups", help=OPT_IN_NOTE))
 if not groups:
     st.info("Pick at least one feature group.")
     st.stop()

@@ -6,7 +6,7 @@ import streamlit as st
 from streamlit_autorefresh import st_autorefresh
 
 from pinelab_core.errors import PinelabError
-from pinelab_core.features import FEATURE_GROUPS
+from pinelab_core.features import FEATURE_GROUPS, OPT_IN_GROUPS, OPT_IN_NOTE
 from pinelab_core.models import list_models
 from pinelab_core.models.registry import set_status
 from pinelab_core.rl.agents import AGENT_KINDS
@@ -38,7 +38,8 @@ with st.form("training_form"):
                             help=f"Trained in the same job, besides the sidebar's {selection.symbol}.")
     models = middle.multiselect("Models", [m for m in list_models() if m not in AGENT_KINDS], default=["lightgbm"],
                                 key="training_models")
-    groups = right.multiselect("Feature groups", FEATURE_GROUPS, default=list(FEATURE_GROUPS), key="training_groups")
+    groups = right.multiselect("Feature groups", [*FEATURE_GROUPS, *OPT_IN_GROUPS], default=list(FEATURE_GROUPS),
+                               key="training_groups", help=OPT_IN_NOTE)
     left, middle, right, far = st.columns(4)
     label = left.selectbox("Label", ["direction", "triple_barrier"], key="training_label")
     horizon = int(middle.number_input("Horizon (bars)", 1, 500, 5, key="training_horizon"))

@@ -1,6 +1,6 @@
 """Predictions: the ensemble's calibrated calls on a watchlist (auto-refreshing), and the sidebar market in
-detail: confidence, each model's view, forecast fan, the market across timeframes, past predictions against
-outcomes, drift alerts."""
+detail: confidence, each model's view, forecast fan, the market regime, the market across timeframes, past
+predictions against outcomes (also split by regime), drift alerts."""
 
 import pandas as pd
 import streamlit as st
@@ -15,8 +15,9 @@ from pinelab_core.models.inference import predict
 from pinelab_core.models.monitor import drift_report
 from pinelab_core.models.starter import submit_starter
 from pinelab_core.models.tracking import prediction_history, resolve_outcomes
+from pinelab_core.structure import regime_track_record
 from pinelab_core.types import Timeframe
-from pinelab_core.ui import app_settings, current_selection, load_symbols, selected_ohlcv, show_error
+from pinelab_core.ui import app_engine, app_settings, current_selection, load_symbols, selected_ohlcv, show_error
 from pinelab_core.viz.predictions import (
     confidence_gauge,
     forecast_fan,
@@ -114,9 +115,12 @@ try:
     resolve_outcomes(settings, lambda source, symbol, tf: load_ohlcv(symbol, tf, source=source, settings=settings))
     history = prediction_history(settings, selection.symbol, timeframe)
     report = drift_report(settings, load_active(settings, selection.symbol, timeframe), ohlcv)
+    by_regime = regime_track_record(ohlcv, history, time_column="bar_time", engine=app_engine(),
+                                    symbol=selection.symbol, timeframe=timeframe)
 except PinelabError as exc:
     show_error(exc)
     st.stop()
+st.caption(f"Market regime at this bar: {by_regime.current.summary}")
 for alert in report.alerts:
     (st.error if alert.severity == "critical" else st.warning)(alert.message)
 st.plotly_chart(outcome_chart(history, ohlcv), theme=None, key="predictions_outcomes")
@@ -128,6 +132,8 @@ if report.performance.empty:
     st.caption("No prediction has reached its horizon yet: hit rates appear once outcomes are known.")
 else:
     st.dataframe(report.performance, hide_index=True, width="stretch")
+    st.caption("By HMM regime at the predicted bar (market return over the horizon, hit = the call was right)")
+    st.dataframe(by_regime.by_regime, hide_index=True, width="stretch")
     resolved = history[history["outcome"].notna()]
     probs = resolved[["prob_DOWN", "prob_SIDEWAYS", "prob_UP"]].to_numpy()
     y_true = resolved["outcome"].map({"DOWN": 0, "SIDEWAYS": 1, "UP": 2}).to_numpy()

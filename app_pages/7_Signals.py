@@ -1,4 +1,5 @@
-"""Signals: the live feed, the consensus of every source with learned weights, and the webhook's status."""
+"""Signals: the live feed, the consensus of every source with learned weights (optionally learned per HMM regime),
+track records split by regime, and the webhook's status."""
 
 import streamlit as st
 from streamlit_autorefresh import st_autorefresh
@@ -30,6 +31,9 @@ with st.expander("Settings", expanded=False):
     sources = left.multiselect("Sources", list(SIGNAL_SOURCES), default=list(SIGNAL_SOURCES))
     horizon = middle.slider("Horizon (bars held before a call is judged)", 1, 50, 5)
     refresh = right.number_input("Refresh every (seconds, 0 = off)", 0, 600, 15)
+    per_regime = left.toggle("Weights learned per regime", value=False, key="signals_regime_weights",
+                             help="Fuse with weights learned only from the calls placed in the current HMM regime "
+                                  "(resolved by this bar's close); off: from every call.")
 if refresh:
     st_autorefresh(interval=int(refresh) * 1000, key="signals_refresh")
 if not sources:
@@ -39,7 +43,7 @@ if not sources:
 ohlcv = selected_ohlcv()
 try:
     desk = run_signal_desk(ohlcv, selection.symbol, selection.timeframe.value, engine=engine, settings=settings,
-                           sources=sources, horizon=horizon)
+                           sources=sources, horizon=horizon, regimes=True, regime_weights=per_regime)
     feed = signal_feed(engine)
     activity = webhook_activity(engine, secrets=(settings.webhook_secret, settings.webhook_hmac_secret))
     markets = latest_consensus(engine)
@@ -48,12 +52,16 @@ except PinelabError as exc:
     st.stop()
 
 agg = desk.aggregate
-cols = [*st.columns(3), *st.columns(2)]  # five in a row cut the values off below ~1,400 px
+cols = [*st.columns(3), *st.columns(3)]  # six in a row cut the values off below ~1,400 px
 cols[0].metric("Consensus", agg.action.value, f"{agg.score:+.2f}")
 cols[1].metric("Confidence", f"{agg.confidence:.0%}")
 cols[2].metric("Position size", f"{agg.position_size:+.1%}", help="volatility-targeted (15%/yr), capped at 100%")
 cols[3].metric("Volatility", f"{agg.volatility:.1%}/yr")
 cols[4].metric("As of bar", f"{agg.time:%Y-%m-%d %H:%M}")
+cols[5].metric("Market regime", desk.regime.current.regime if desk.regime else "unknown",
+               help=desk.regime.current.summary if desk.regime else None)
+if desk.weights_regime:
+    st.caption(f"Weights learned from the calls placed in a {desk.weights_regime} market (the regime now).")
 st.plotly_chart(contributions_chart(agg), theme=None)
 
 chart_tab, feed_tab, weights_tab, webhook_tab = st.tabs(["Chart", "Live feed", "Weights & track record", "Webhook"])
@@ -77,6 +85,13 @@ with weights_tab:
         "hit_rate": st.column_config.NumberColumn(format="percent"),
         "mean_return": st.column_config.NumberColumn(format="percent"),
         "total_return": st.column_config.NumberColumn(format="percent")})
+    if desk.regime is not None:
+        st.caption("Track record by HMM regime (the regime at each call's bar, as known at its close)")
+        st.dataframe(desk.regime.by_regime, hide_index=True, column_config={
+            "hit_rate": st.column_config.NumberColumn(format="percent"),
+            "mean_return": st.column_config.NumberColumn(format="percent"),
+            "total_return": st.column_config.NumberColumn(format="percent"),
+            "share": st.column_config.NumberColumn("share of its calls", format="percent")})
     if not desk.weight_path.empty:
         st.plotly_chart(weight_path_chart(desk.weight_path), theme=None)
         st.plotly_chart(track_record_chart(desk.signals), theme=None)

@@ -10,8 +10,12 @@ and a plain random walk (no sessions, no gaps).
    see the same machine load; the ratio is best full build / best TA-Lib run, in wall time and CPU time.
 3. Each group on its own and the time of each feature inside one full build (FX series).
 4. Peak memory of one full build (tracemalloc: every NumPy/pandas allocation) and the process's peak RSS.
+5. The opt-in groups (hmm, garch, anomaly: models refitted walk-forward) on the first `--opt-in-bars` bars of the
+   FX series, against raw TA-Lib on the same bars: their cost grows with the number of refits (one per 100 or
+   250 bars), so they are measured on fewer bars and left out of the default build.
 
     python bench/bench_features.py                      # 1M bars, ta on 100k, 5 rounds
+    python bench/bench_features.py --opt-in-only        # re-measure section 5 only, replacing it in the results
     python bench/bench_features.py --bars 200000 --repeats 2
 
 The machine may be shared: the report gives the load average before and after, and CPU time beside wall
@@ -37,8 +41,9 @@ import talib
 from pinelab_core.data import load_ohlcv
 from pinelab_core.features import FEATURE_GROUPS, build_features
 from pinelab_core.features.builder import _release_plan
-from pinelab_core.features.registry import SPECS
+from pinelab_core.features.registry import OPT_IN_GROUPS, SPECS, select_specs
 from pinelab_core.features.spec import Bars
+from pinelab_core.features.walkforward import clear_fit_caches
 
 RESULTS = Path(__file__).parent / "results" / "features.md"
 STABLE_NAMES = ("rsi_14", "macd", "macd_signal", "macd_hist", "bb_upper_20", "bb_middle_20", "bb_lower_20", "atr_14",
@@ -131,6 +136,40 @@ def full_against_talib(bars: pd.DataFrame, rounds: int) -> tuple[Timing, Timing]
     return raw, full
 
 
+def opt_in_against_talib(bars: pd.DataFrame, rounds: int) -> dict[str, Timing]:
+    """Raw TA-Lib 13, the default build, the default build plus every opt-in group, and each opt-in group alone,
+    on the same bars; fit caches emptied before every build, so each run fits every model."""
+    timings = {name: Timing() for name in ("talib", "default", "with opt-in", *OPT_IN_GROUPS)}
+    builds = {"default": None, "with opt-in": [*FEATURE_GROUPS, *OPT_IN_GROUPS], **{g: [g] for g in OPT_IN_GROUPS}}
+    for _ in range(rounds):
+        timings["talib"].run(lambda: talib_13(bars))
+        for name, groups in builds.items():
+            clear_fit_caches()
+            timings[name].run(lambda groups=groups: build_features(bars, groups=groups))
+    return timings
+
+
+OPT_IN_HEADING = "Opt-in groups on the first"
+
+
+def opt_in_rows(timings: dict[str, Timing], n: int) -> list[str]:
+    raw = timings["talib"]
+    lines = [f"{OPT_IN_HEADING} {n:,} bars of the DEMO-FX series (every model refitted in every run; "
+             "CPU time, the steadier measure on a shared machine):", "",
+             "| build | features | wall | CPU | ratio to raw TA-Lib 13 (CPU) | <= 12x |",
+             "|---|---:|---:|---:|---:|:---:|",
+             f"| raw TA-Lib, 13 classic indicator calls | - | {ms(raw.wall)} | {ms(raw.cpu)} | 1.0x | |"]
+    counts = {"default": len(SPECS), "with opt-in": len(select_specs([*FEATURE_GROUPS, *OPT_IN_GROUPS])),
+              **{g: len(select_specs([g])) for g in OPT_IN_GROUPS}}
+    for name, count in counts.items():
+        t = timings[name]
+        label = {"default": "default build", "with opt-in": "default build + hmm + garch + anomaly"}.get(
+            name, f"`{name}` group alone")
+        lines.append(f"| {label} | {count} | {ms(t.wall)} | {ms(t.cpu)} | **{t.cpu / raw.cpu:.1f}x** | "
+                     f"{'yes' if t.cpu / raw.cpu <= 12 else 'no'} |")
+    return lines
+
+
 def per_feature_times(bars: pd.DataFrame) -> pd.DataFrame:
     """Seconds per feature inside one full build in matrix order (shared work lands on its first user)."""
     names = tuple(s.name for s in SPECS)
@@ -174,7 +213,8 @@ def ratio_rows(series: dict[str, tuple[Timing, Timing]]) -> list[str]:
 
 
 def report(args: argparse.Namespace, n: int, timings: dict[str, Timing], series: dict[str, tuple[Timing, Timing]],
-           groups: dict[str, float], features: pd.DataFrame, memory: int, loads: tuple[str, str]) -> str:
+           groups: dict[str, float], features: pd.DataFrame, memory: int, loads: tuple[str, str],
+           opt_in: dict[str, Timing]) -> str:
     n_features = len(SPECS)
     raw, full = series["DEMO-FX"]
     scale = n / args.ta_bars
@@ -183,12 +223,14 @@ def report(args: argparse.Namespace, n: int, timings: dict[str, Timing], series:
         "# Feature engine throughput",
         "",
         f"Measured by `python bench/bench_features.py --bars {args.bars} --ta-bars {args.ta_bars} "
-        f"--repeats {args.repeats}` on {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"--repeats {args.repeats} --opt-in-bars {args.opt_in_bars}` on {platform.machine()}, {os.cpu_count()} "
+        "cores, Python "
         f"{platform.python_version()}, pandas {pd.__version__}, TA-Lib {talib.__version__}; {n:,} one-minute bars "
         f"per series; best of {args.repeats} rounds. Load average (1, 5, 15 min) before: {loads[0]}; after: "
         f"{loads[1]} (a shared machine: the CPU-time ratio is the steadier one).",
         "",
-        f"All {n_features} features against the 13 raw TA-Lib calls, on both series (rounds alternate the two):",
+        f"All {n_features} features of the default build (the opt-in groups hmm, garch and anomaly are measured "
+        "at the end) against the 13 raw TA-Lib calls, on both series (rounds alternate the two):",
         "",
         *ratio_rows(series),
         "",
@@ -227,7 +269,25 @@ def report(args: argparse.Namespace, n: int, timings: dict[str, Timing], series:
               f"to the first; median feature: {ms(features['seconds'].median())}):", "",
               "| feature | group | time |", "|---|---|---:|"]
     lines += [f"| {r.feature} | {r.group} | {ms(r.seconds)} |" for r in slowest.itertuples(index=False)]
+    lines += ["", *opt_in_rows(opt_in, args.opt_in_bars)]
     return "\n".join(lines) + "\n"
+
+
+def replace_opt_in_section(args: argparse.Namespace) -> None:
+    """Measure section 5 alone and put it in place of the one in `args.out` (the rest of the file is kept)."""
+    fx = fx_minute_bars(args.opt_in_bars)
+    build_features(fx.head(5_000), groups=[*FEATURE_GROUPS, *OPT_IN_GROUPS])  # compile, import the fitting libraries
+    before = load_text()
+    opt_in = opt_in_against_talib(fx, min(args.repeats, 2))
+    rows = opt_in_rows(opt_in, args.opt_in_bars)
+    rows[0] += (f" Measured alone by `python bench/bench_features.py --opt-in-only --opt-in-bars {args.opt_in_bars}"
+                f" --repeats {args.repeats}`; load average before: {before}; after: {load_text()}.")
+    previous = args.out.read_text(encoding="utf-8") if args.out.exists() else ""
+    kept = previous.split(OPT_IN_HEADING)[0].rstrip("\n")
+    text = (kept + "\n\n" if kept else "") + "\n".join(rows) + "\n"
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text, encoding="utf-8")
+    print("\n".join(rows))
 
 
 def main() -> None:
@@ -235,8 +295,13 @@ def main() -> None:
     parser.add_argument("--bars", type=int, default=1_000_000)
     parser.add_argument("--ta-bars", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--opt-in-bars", type=int, default=20_000)
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--opt-in-only", action="store_true", help="re-measure the opt-in groups only")
     args = parser.parse_args()
+    if args.opt_in_only:
+        replace_opt_in_section(args)
+        return
     fx, walk = fx_minute_bars(args.bars), random_walk_bars(args.bars)
     n = len(fx)
     build_features(fx.head(5_000))  # load (or compile) the numba kernels before timing anything
@@ -250,7 +315,8 @@ def main() -> None:
     groups = {g: best_time(lambda g=g: build_features(fx, groups=[g]), args.repeats).wall for g in FEATURE_GROUPS}
     features = per_feature_times(fx)
     memory = peak_memory(fx)
-    text = report(args, n, timings, series, groups, features, memory, (before, load_text()))
+    opt_in = opt_in_against_talib(fx.head(args.opt_in_bars), min(args.repeats, 2))
+    text = report(args, n, timings, series, groups, features, memory, (before, load_text()), opt_in)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")
     print(text)

@@ -2,6 +2,7 @@
 # Cold and warm cost of the README's test command: a fresh clone in a fresh virtual environment.
 #
 #   bench/bench_install.sh [results-file]     (default bench/results/install.md)
+#   WARM=0 bench/bench_install.sh              (the cold run only)
 #
 # Cold: pip install -c constraints.txt -e ".[dev]" into a new venv, then the first `python -m pytest`
 # (no bytecode, no Numba cache, no Hypothesis database). Warm: the same suite run again right after.
@@ -23,7 +24,11 @@ pip install -q -c constraints.txt -e ".[dev]"
 t1=$(seconds)
 python -m pytest -q -p no:cacheprovider --durations=15 > "$work/cold.log" 2>&1 || { tail -40 "$work/cold.log"; exit 1; }
 t2=$(seconds)
-python -m pytest -q -p no:cacheprovider --durations=15 > "$work/warm.log" 2>&1 || { tail -40 "$work/warm.log"; exit 1; }
+if [ "${WARM:-1}" = 1 ]; then
+  python -m pytest -q -p no:cacheprovider --durations=15 > "$work/warm.log" 2>&1 || { tail -40 "$work/warm.log"; exit 1; }
+else
+  echo "not run (WARM=0)" > "$work/warm.log"
+fi
 t3=$(seconds)
 python - "$t0" "$t1" "$t2" "$t3" "$work/cold.log" "$work/warm.log" "$out" <<'PY'
 import os, re, sys
@@ -32,7 +37,7 @@ cold, warm, out = sys.argv[5], sys.argv[6], sys.argv[7]
 def summary(path):
     text = open(path).read()
     slowest = re.findall(r"^(\d+\.\d+)s (\w+)\s+(\S+)$", text, flags=re.M)
-    return text.strip().splitlines()[-1], slowest[:8]
+    return (text.strip().splitlines() or [""])[-1], slowest[:8]
 (cold_line, cold_slow), (warm_line, warm_slow) = summary(cold), summary(warm)
 load = os.getloadavg()
 lines = [
@@ -42,7 +47,7 @@ lines = [
     "| step | seconds |", "| --- | ---: |",
     f"| pip install (cold) | {t1 - t0:.0f} |",
     f"| test suite, first run (cold: no bytecode, no Numba cache) | {t2 - t1:.0f} |",
-    f"| test suite, second run (warm) | {t3 - t2:.0f} |",
+    f"| test suite, second run (warm) | {'not run' if 'not run' in warm_line else f'{t3 - t2:.0f}'} |",
     f"| install + first run | {t2 - t0:.0f} |", "",
     f"Cold run: {cold_line}", f"Warm run: {warm_line}", "",
     "Slowest tests, cold:", "", *[f"- {s}s {phase} `{name}`" for s, phase, name in cold_slow], "",

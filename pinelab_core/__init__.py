@@ -19,6 +19,17 @@ Features
     causality_audit(ohlcv, n_cuts=12, seed=0, groups=None) -> pass/fail per feature (look-ahead check)
     rank_features(features, label, method="mutual_info" | "lightgbm" | "permutation", train_end=...) -> ranking
     drop_correlated(features, threshold=0.95) -> features without near-duplicates
+    OPT_IN_GROUPS: "hmm", "garch", "anomaly" (models refitted walk-forward), "mtf" (multi-timeframe), built only
+        when named in `groups`
+Market structure (causal regimes, volatility, spectrum, anomalies; docs/structure.md)
+    regime_history(ohlcv, last=None) -> regime per bar (forward-filtered HMM, refitted walk-forward)
+    regime_at(ohlcv, at=None) -> RegimeState (regime, probability, .summary) from the trailing bars only
+    volatility_forecasts(ohlcv) -> GARCH / GJR-GARCH forecasts vs realised, QLIKE and MSE vs a naive forecast
+    anomaly_alerts(ohlcv, threshold=4.0) -> [AnomalyAlert] ("Unusual volume at 14:00 on ...")
+    track_record_by_regime(records, regimes, by="source"), weights_in_regime(outcomes, regimes, learn, at=...)
+    regime_track_record(ohlcv, records, by=None, engine=None) -> RegimeTrackRecord (regime now + split record)
+    store_regimes(engine, history, symbol=, timeframe=), load_regimes(engine, ...) -> the market_regime table
+    market_structure(ohlcv, bars=500) -> MarketStructure: every view of the Market structure page
 Charts
     build_price_chart(ohlcv, overlays=[Overlay("sma", 50)], show_levels=True) -> PriceChart (Plotly, downsampled)
     support_resistance_levels(ohlcv, left=5, right=5) -> [PriceLevel] (clustered swing pivots, touch counts)
@@ -213,6 +224,20 @@ _EXPORTS: dict[str, str] = {
     "agent_calls": "pinelab_core.rl",
     "run_agent_desk": "pinelab_core.rl",
     "RiskManager": "pinelab_core.rl",
+    "OPT_IN_GROUPS": "pinelab_core.features",
+    "regime_history": "pinelab_core.structure",
+    "regime_at": "pinelab_core.structure",
+    "RegimeState": "pinelab_core.structure",
+    "volatility_forecasts": "pinelab_core.structure",
+    "anomaly_alerts": "pinelab_core.structure",
+    "AnomalyAlert": "pinelab_core.structure",
+    "track_record_by_regime": "pinelab_core.structure",
+    "weights_in_regime": "pinelab_core.structure",
+    "regime_track_record": "pinelab_core.structure",
+    "RegimeTrackRecord": "pinelab_core.structure",
+    "store_regimes": "pinelab_core.structure",
+    "load_regimes": "pinelab_core.structure",
+    "market_structure": "pinelab_core.structure",
     "create_model": "pinelab_core.models",
     "list_models": "pinelab_core.models",
     "choose_device": "pinelab_core.models.device",

@@ -127,17 +127,19 @@ def settle(page, timeout: float = SETTLE_SECONDS) -> float:  # type: ignore[no-u
     except Exception as exc:  # playwright's TimeoutError
         raise AssertionError(f"nothing rendered within {timeout:.0f} s") from exc
     quiet_since: float | None = None
+    last_busy = ""
     while True:
         now = time.monotonic()
         busy = page.evaluate(_BUSY_JS)
         if busy:
-            quiet_since = None
+            quiet_since, last_busy = None, busy
         elif quiet_since is None:
             quiet_since = now
         elif now - quiet_since >= 0.5:
             return now - started
         if now - started > timeout:
-            raise AssertionError(f"the page did not settle within {timeout:.0f} s (still {busy})")
+            raise AssertionError(f"the page did not settle within {timeout:.0f} s ({busy or last_busy or 'busy'} "
+                                 "less than half a second before)")
         page.wait_for_timeout(100)
 
 
@@ -149,6 +151,7 @@ _RENDERED_JS = """
 _BUSY_JS = """
 () => {
   if (document.querySelector('[data-testid="stStatusWidget"]')) return 'running';
+  if (document.querySelector('[data-testid="stAppSkeleton"]')) return 'loading the app';
   if (document.querySelector('[data-testid="stSkeleton"]')) return 'loading';
   if (document.querySelector('[data-testid="stConnectionStatus"]')) return 'connecting';
   if (document.querySelector('[data-stale="true"]')) return 'stale elements';

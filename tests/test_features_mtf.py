@@ -10,7 +10,7 @@ import pytest
 from pinelab_core.data import load_ohlcv, resample_ohlcv
 from pinelab_core.features import FEATURE_GROUPS, build_features, causality_audit, feature_catalog, required_history
 from pinelab_core.features.inputs import groups_to_build, model_feature_names
-from pinelab_core.features.registry import ALL_FEATURE_GROUPS, OPTIONAL_GROUPS
+from pinelab_core.features.registry import OPT_IN_GROUPS
 from tests.conftest import random_walk_ohlcv
 from tests.test_features_defined import no_volume_flat_bars
 
@@ -26,7 +26,7 @@ def _markets() -> dict[str, pd.DataFrame]:
 
 
 def test_mtf_is_an_optional_group_outside_the_default_build() -> None:
-    assert "mtf" in OPTIONAL_GROUPS and "mtf" in ALL_FEATURE_GROUPS and "mtf" not in FEATURE_GROUPS
+    assert "mtf" in OPT_IN_GROUPS and "mtf" not in FEATURE_GROUPS
     bars = random_walk_ohlcv(300, seed=1)
     assert not any(c.startswith("htf") for c in build_features(bars).columns)
     assert not any(n.startswith("htf") for n in feature_catalog()["name"])

@@ -61,3 +61,12 @@ def test_a_short_uploaded_file_explains_instead_of_crashing(tmp_path) -> None:  
     app.button(key="features_audit_go").click().run()
     assert not app.exception, [e.value for e in app.exception]
     assert app.error  # too little history for correlations and ranking: said, not crashed
+
+
+def test_opt_in_groups_can_be_picked_and_fill_the_matrix() -> None:
+    app = _page(features_window=600, features_groups=["momentum", "hmm"])
+    assert not app.exception, [e.value for e in app.exception]
+    matrix = app.dataframe[1].value
+    assert matrix.shape[1] == len(feature_catalog(["momentum", "hmm"]))
+    regime_columns = [c for c in matrix.columns if c.startswith("hmm_p_")]
+    assert regime_columns and matrix[regime_columns].notna().all(axis=None)  # the window lies past the warm-up

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 CORE = Path(__file__).resolve().parents[1] / "pinelab_core"
-DOMAIN = {"data", "features", "models", "rl", "training", "explain", "signals", "backtest", "live", "insights"}
+DOMAIN = {"data", "features", "models", "rl", "training", "explain", "signals", "backtest", "live", "structure",
+          "insights"}
 FOUNDATION = {"store", "types", "errors", "config"}
 
 
@@ -44,6 +45,8 @@ def test_imports_point_one_way(path: Path) -> None:
         assert "ui" not in core_layers, f"{path.name} ({layer}) must not import pinelab_core.ui"
     if layer in DOMAIN | FOUNDATION | {"webhook", "api", "cli"}:
         assert "viz" not in core_layers, f"{path.name} ({layer}) must not import pinelab_core.viz"
+    if layer == "features":  # market structure is built on the features, never the other way round
+        assert "structure" not in core_layers, f"{path.name}: features must not import pinelab_core.structure"
     if layer in FOUNDATION:
         leaked = core_layers & (DOMAIN | {"webhook", "api", "cli"})
         assert not leaked, f"{path.name}: foundation imports a domain module"

@@ -193,3 +193,20 @@ def test_a_daily_schedule_requests_one_retrain_per_day(settings: Settings, engin
     assert all(p["model"] == name and p["reason"] == "daily schedule" for p in submitted)
     events = learning_frames(engine).events
     assert (events["kind"] == "retrain_requested").sum() == 2 and set(events["job_id"]) == {41}
+
+
+def test_a_version_call_reads_what_the_full_history_gives(settings: Settings) -> None:
+    """Point in time: the shadow call at bar t, from the trailing slice, equals the call on features built from
+    the whole history up to t (the slice follows features.required_history, as inference does)."""
+    from pinelab_core.features import build_features
+    from pinelab_core.live.challenger import loaded_version, version_call
+
+    name = _train(settings)
+    bars = _bars(settings)
+    model, manifest = loaded_version(settings, name, 1)
+    for at in (len(bars) - 400, len(bars) - 1):
+        view = bars.iloc[:at + 1]
+        sliced, _ = version_call(settings, name, 1, view)
+        full = build_features(view)[manifest.feature_names]
+        expected = np.asarray(model.predict_proba(full.iloc[-1:]), dtype=float)[-1]
+        np.testing.assert_allclose(sliced, expected, rtol=1e-6, atol=1e-9)

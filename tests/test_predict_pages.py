@@ -9,6 +9,7 @@ from test_predict_service import train_active_models
 from pinelab_core.config import Settings
 from pinelab_core.models.active import clear_model_cache
 from pinelab_core.models.inference import clear_prediction_cache
+from pinelab_core.structure import REGIME_NAMES
 from tests.conftest import REPO_ROOT
 
 PREDICTIONS = REPO_ROOT / "app_pages" / "5_Predictions.py"
@@ -50,6 +51,8 @@ def test_predictions_page_shows_the_call_members_and_history(demo_models: Settin
     assert list(table["symbol"]) == ["DEMO-EQUITY", "DEMO-BTC"]
     assert set(table["signal"]) <= {"BUY", "SELL", "HOLD"}
     assert len(app.get("plotly_chart")) >= 4  # gauge, members, forecast fan, outcomes
+    regime = next(c.value for c in app.caption if c.value.startswith("Market regime at this bar"))
+    assert any(name in regime for name in REGIME_NAMES), regime  # the demo's daily history is long enough
 
 
 def test_explain_page_explains_the_chosen_bar_for_every_member(demo_models: Settings) -> None:

@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 from pinelab_core.config import Settings
 from pinelab_core.signals.feed import filter_feed, signal_feed
 from pinelab_core.store import get_engine
+from pinelab_core.structure import REGIME_NAMES
 from pinelab_core.webhook import ALERT_PATH, create_app
 from tests.conftest import REPO_ROOT
 
@@ -43,6 +44,7 @@ def test_page_shows_consensus_feed_and_webhook_status(tmp_path: Path) -> None:
     assert not app.exception, [e.value for e in app.exception]
     metrics = {m.label: m.value for m in app.metric}
     assert metrics["Consensus"] in {"BUY", "SELL", "HOLD"}
+    assert metrics["Market regime"] in {*REGIME_NAMES, "unknown"}
     assert metrics["Requests"] == "3" and metrics["Accepted"] == "2" and metrics["Last alert"] != "none yet"
     assert [t.label for t in app.tabs] == ["Chart", "Live feed", "Weights & track record", "Webhook"]
     assert any('"passphrase"' not in c.value and "{{ticker}}" in c.value for c in app.code)
@@ -50,3 +52,10 @@ def test_page_shows_consensus_feed_and_webhook_status(tmp_path: Path) -> None:
     assert {"BTCUSDT", "ETHUSD"} <= set(feed["symbol"])
     consensus = app.dataframe[1].value  # the consensus per market, this round's market included
     assert list(consensus["symbol"]) == ["DEMO-EQUITY"] and consensus["action"].iloc[0] == metrics["Consensus"]
+    # each source's record split by the HMM regime of its calls' bars
+    assert any({"source", "market_regime", "calls", "hit_rate"} <= set(d.value.columns) for d in app.dataframe)
+    app.toggle(key="signals_regime_weights").set_value(True).run()
+    assert not app.exception, [e.value for e in app.exception]
+    regime = {m.label: m.value for m in app.metric}["Market regime"]
+    assert any(c.value == f"Weights learned from the calls placed in a {regime} market (the regime now)."
+               for c in app.caption)

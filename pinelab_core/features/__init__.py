@@ -1,7 +1,9 @@
 """The feature engine: 180+ causal features from OHLCV bars, their catalog, a look-ahead audit,
 feature ranking against a label, and a Parquet cache keyed by data fingerprint + feature-set version.
 
-    build_features(ohlcv, groups=None, dtype="float64") -> feature matrix (frame, dict or panel)
+    build_features(ohlcv, groups=None, dtype="float64") -> feature matrix (frame, dict or panel); the opt-in
+        groups in OPT_IN_GROUPS (hmm, garch, anomaly: models refitted walk-forward; mtf: multi-timeframe) only
+        when named
     build_features_cached(ohlcv, settings, groups=None) -> the same, read from cache when possible
     feature_catalog(groups=None) -> name, group, parameters, lookback, history, start_dependent, scale_free,
         description per column
@@ -21,7 +23,13 @@ from pinelab_core.features.audit import causality_audit
 from pinelab_core.features.builder import build_features
 from pinelab_core.features.cache import build_features_cached, data_fingerprint
 from pinelab_core.features.inputs import model_feature_names, required_history
-from pinelab_core.features.registry import FEATURE_GROUPS, FEATURE_SET_VERSION, feature_catalog
+from pinelab_core.features.registry import (
+    FEATURE_GROUPS,
+    FEATURE_SET_VERSION,
+    OPT_IN_GROUPS,
+    OPT_IN_NOTE,
+    feature_catalog,
+)
 from pinelab_core.features.selection import (
     clustered_correlation,
     drop_correlated,
@@ -32,6 +40,8 @@ from pinelab_core.features.selection import (
 __all__ = [
     "FEATURE_GROUPS",
     "FEATURE_SET_VERSION",
+    "OPT_IN_GROUPS",
+    "OPT_IN_NOTE",
     "build_features",
     "build_features_cached",
     "causality_audit",

@@ -32,8 +32,8 @@ def build_features(
     Args:
         ohlcv: An OHLCV frame (float columns open/high/low/close/volume on a time index), a dict of
             symbol -> OHLCV frame, or a panel with a (symbol, time) MultiIndex.
-        groups: Feature groups to compute (see `ALL_FEATURE_GROUPS`), a list or a comma-separated string;
-            None computes the default groups (`FEATURE_GROUPS`: all but the optional ones, such as "mtf").
+        groups: Feature groups to compute (see `FEATURE_GROUPS`), a list or a comma-separated string;
+            None computes the default build (every group but the opt-in `OPT_IN_GROUPS`, named to be built).
         dtype: "float64" (default) or "float32" for large matrices (half the memory).
 
     Returns:

@@ -12,7 +12,7 @@ import difflib
 from collections.abc import Iterable
 
 from pinelab_core.errors import DataValidationError
-from pinelab_core.features.registry import ALL_FEATURE_GROUPS, ALL_SPECS, FEATURE_GROUPS, OPTIONAL_GROUPS, SPECS
+from pinelab_core.features.registry import ALL_SPECS, FEATURE_GROUPS, OPT_IN_GROUPS, SPECS
 from pinelab_core.features.spec import FeatureSpec
 
 __all__ = ["groups_to_build", "model_feature_names", "required_history"]
@@ -27,8 +27,8 @@ def model_feature_names(
     """The default model inputs, in catalog (matrix) order: scale-free, start-independent features.
 
     Args:
-        names: Restrict to these feature columns and/or groups (a list or a comma-separated string); None
-            takes every group.
+        names: Restrict to these feature columns and/or groups (a list or a comma-separated string), opt-in
+            groups (`hmm`, `garch`, `anomaly`) included; None takes every group of the default build.
         include_price_levels: Also keep features that are not scale-free (price levels such as `sma_200`,
             Bollinger bands, pivots; values in price or volume units such as `atr_14`, `macd`, `adosc`).
         include_start_dependent: Also keep features whose value depends on where the frame starts (`obv`, `ad`).
@@ -70,18 +70,19 @@ def required_history(names: Iterable[str] | str) -> int:
 
 
 def _select(names: Iterable[str] | str | None) -> list[FeatureSpec]:
-    """The specs named (by feature or by group), in matrix order; every spec when `names` is None."""
+    """The specs named (by feature or by group), in matrix order; the default build's specs when `names` is None."""
     if names is None:
         return list(SPECS)
     wanted = [n.strip() for n in (names.split(",") if isinstance(names, str) else names) if n and n.strip()]
     by_name = {s.name for s in ALL_SPECS}
-    unknown = [n for n in wanted if n not in by_name and n.lower() not in ALL_FEATURE_GROUPS]
+    all_groups = (*FEATURE_GROUPS, *OPT_IN_GROUPS)
+    unknown = [n for n in wanted if n not in by_name and n.lower() not in all_groups]
     if unknown:
-        choices = sorted(by_name | set(ALL_FEATURE_GROUPS))
+        choices = sorted(by_name | set(all_groups))
         hints = {n: difflib.get_close_matches(n, choices, n=1) for n in unknown}
         hint = " ".join(f"{n!r}: did you mean {h[0]!r}?" for n, h in hints.items() if h)
         raise DataValidationError(f"Unknown features or groups {unknown}; see feature_catalog(). {hint}".rstrip())
-    groups, columns = {n.lower() for n in wanted if n.lower() in ALL_FEATURE_GROUPS}, set(wanted)
+    groups, columns = {n.lower() for n in wanted if n.lower() in all_groups}, set(wanted)
     return [s for s in ALL_SPECS if s.group in groups or s.name in columns]
 
 
@@ -90,9 +91,9 @@ _GROUP_OF: dict[str, str] = {s.name: s.group for s in ALL_SPECS}
 
 def groups_to_build(names: Iterable[str]) -> list[str] | None:
     """The `groups` argument of `build_features` that yields these feature columns: None (the default build)
-    unless some belong to an optional group (e.g. a model trained on "mtf" features), then the default
-    groups plus those optional ones. Names PineLab does not build are left for the caller to report."""
-    optional = {_GROUP_OF.get(name) for name in names} & set(OPTIONAL_GROUPS)
-    if not optional:
+    unless some belong to an opt-in group (e.g. a model trained on "mtf" or "hmm" features), then the default
+    groups plus those opt-in ones. Names PineLab does not build are left for the caller to report."""
+    opt_in = {_GROUP_OF.get(name) for name in names} & set(OPT_IN_GROUPS)
+    if not opt_in:
         return None
-    return [*FEATURE_GROUPS, *(g for g in OPTIONAL_GROUPS if g in optional)]
+    return [*FEATURE_GROUPS, *(g for g in OPT_IN_GROUPS if g in opt_in)]

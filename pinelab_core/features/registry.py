@@ -16,13 +16,17 @@ import pandas as pd
 
 from pinelab_core.errors import DataValidationError
 from pinelab_core.features import (
+    anomaly,
     candles,
+    garch,
+    hmm_regime,
     levels,
     moments,
     momentum,
     mtf,
     patterns,
     regime,
+    sparse,
     spec,
     spectral,
     statistics,
@@ -30,14 +34,13 @@ from pinelab_core.features import (
     trend,
     volatility,
     volume,
+    walkforward,
 )
 from pinelab_core.features import time as time_features
 from pinelab_core.features.spec import FeatureSpec
 
-__all__ = [
-    "ALL_FEATURE_GROUPS", "ALL_SPECS", "FEATURE_GROUPS", "FEATURE_SET_VERSION", "OPTIONAL_GROUPS", "SPECS",
-    "feature_catalog", "select_specs",
-]
+__all__ = ["ALL_SPECS", "FEATURE_GROUPS", "FEATURE_SET_VERSION", "OPT_IN_GROUPS", "OPT_IN_NOTE", "SPECS",
+           "feature_catalog", "select_specs"]
 
 #: Bump by hand when a change alters values without touching the spec modules' source (e.g. a new
 #: TA-Lib release with a changed definition); source edits change the version on their own.
@@ -55,24 +58,33 @@ _GROUP_MODULES: dict[str, ModuleType] = {
     "time": time_features,
     "spectral": spectral,
     "regime": regime,
+}
+
+#: Groups built only when named: models fitted walk-forward (HMM, GARCH, isolation forest) cost far more than
+#: the rest of the matrix (bench/results/features.md), so `build_features(ohlcv)` leaves them out; the
+#: multi-timeframe group too (the feature benchmark's budget, and not every model wants a coarser view).
+_OPT_IN_MODULES: dict[str, ModuleType] = {
+    "hmm": hmm_regime,
+    "garch": garch,
+    "anomaly": anomaly,
     "mtf": mtf,
 }
 
-#: Groups built only when named (`build_features(ohlcv, groups=[..., "mtf"])`): worth having, too costly for
-#: every default build (the feature benchmark's budget), or not wanted in every model.
-OPTIONAL_GROUPS: tuple[str, ...] = ("mtf",)
+#: Feature groups of the default build, in matrix order.
+FEATURE_GROUPS: tuple[str, ...] = tuple(_GROUP_MODULES)
+#: Groups built only when asked for by name (`build_features(ohlcv, groups=[..., "hmm"])`), after the default ones.
+OPT_IN_GROUPS: tuple[str, ...] = tuple(_OPT_IN_MODULES)
+#: What a trader choosing groups should know about the opt-in ones (the Features and Training pages show it).
+OPT_IN_NOTE = ("hmm (regime probabilities), garch (conditional volatility) and anomaly (isolation forest, robust "
+               "z-scores) refit models walk-forward on past bars only: causal, but slower, so not picked by default; "
+               "mtf (multi-timeframe: the closed 4x and 24x bars' return, trend, RSI, range and volatility) is "
+               "optional too.")
 
-#: Every group, in matrix order.
-ALL_FEATURE_GROUPS: tuple[str, ...] = tuple(_GROUP_MODULES)
-
-#: The groups `build_features(ohlcv)` builds by default, in matrix order.
-FEATURE_GROUPS: tuple[str, ...] = tuple(g for g in ALL_FEATURE_GROUPS if g not in OPTIONAL_GROUPS)
-
-#: Every feature PineLab can compute, in matrix order.
-ALL_SPECS: tuple[FeatureSpec, ...] = tuple(s for module in _GROUP_MODULES.values() for s in module.SPECS)
-
-#: The features of the default build, in matrix order.
-SPECS: tuple[FeatureSpec, ...] = tuple(s for s in ALL_SPECS if s.group in FEATURE_GROUPS)
+#: Every feature of the default build, in matrix order.
+SPECS: tuple[FeatureSpec, ...] = tuple(s for module in _GROUP_MODULES.values() for s in module.SPECS)
+#: The default features, then the opt-in groups' features: every feature PineLab can compute, in matrix order.
+ALL_SPECS: tuple[FeatureSpec, ...] = SPECS + tuple(s for module in _OPT_IN_MODULES.values() for s in module.SPECS)
+_ALL_MODULES: dict[str, ModuleType] = {**_GROUP_MODULES, **_OPT_IN_MODULES}
 
 
 def _check_registry() -> None:
@@ -80,7 +92,7 @@ def _check_registry() -> None:
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:  # a programming error in a spec module, caught at import by every test run
         raise RuntimeError(f"Duplicate feature names in the registry: {duplicates}")
-    for module_group, module in _GROUP_MODULES.items():
+    for module_group, module in _ALL_MODULES.items():
         stray = [s.name for s in module.SPECS if s.group != module_group]
         if stray:
             raise RuntimeError(f"Features {stray} sit in the {module_group} module under another group")
@@ -94,7 +106,7 @@ def _feature_set_version() -> str:
     digest = hashlib.sha256(f"revision={FEATURE_ENGINE_REVISION}".encode())
     for item in ALL_SPECS:
         digest.update(f"{item.name}|{item.group}|{item.params_text}|{item.lookback}|{item.history}".encode())
-    for module in (spec, levels, candles, moments, *_GROUP_MODULES.values()):  # definitions the groups reuse
+    for module in (spec, levels, candles, moments, walkforward, sparse, *_ALL_MODULES.values()):  # what groups reuse
         try:
             digest.update(inspect.getsource(module).encode())
         except (OSError, TypeError):  # no source (frozen install): fall back to the specs alone
@@ -107,7 +119,7 @@ FEATURE_SET_VERSION: str = _feature_set_version()
 
 
 def select_specs(groups: Iterable[str] | str | None = None) -> tuple[FeatureSpec, ...]:
-    """The specs of the named groups (the default build's when None), in matrix order.
+    """The specs of the named groups (the default build's when None; opt-in groups only by name), in matrix order.
 
     Raises:
         DataValidationError: a group name is unknown (with the closest valid name as a hint).
@@ -116,14 +128,14 @@ def select_specs(groups: Iterable[str] | str | None = None) -> tuple[FeatureSpec
         return SPECS
     names = groups.split(",") if isinstance(groups, str) else list(groups)
     wanted = [g.strip().lower() for g in names if g and g.strip()]
-    unknown = [g for g in wanted if g not in _GROUP_MODULES]
+    unknown = [g for g in wanted if g not in _ALL_MODULES]
     if unknown:
-        hints = [difflib.get_close_matches(g, ALL_FEATURE_GROUPS, n=1) for g in unknown]
+        hints = [difflib.get_close_matches(g, list(_ALL_MODULES), n=1) for g in unknown]
         hint = " ".join(f"{g!r}: did you mean {h[0]!r}?" for g, h in zip(unknown, hints, strict=True) if h)
-        valid = ", ".join(ALL_FEATURE_GROUPS)
+        valid = ", ".join(FEATURE_GROUPS) + "; opt-in: " + ", ".join(OPT_IN_GROUPS)
         raise DataValidationError(f"Unknown feature group(s) {unknown}. Valid groups: {valid}. {hint}".rstrip())
     if not wanted:
-        raise DataValidationError(f"No feature group selected. Pick from: {', '.join(ALL_FEATURE_GROUPS)}.")
+        raise DataValidationError(f"No feature group selected. Pick from: {', '.join(FEATURE_GROUPS)}.")
     chosen = set(wanted)
     return tuple(s for s in ALL_SPECS if s.group in chosen)
 

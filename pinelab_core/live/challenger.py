@@ -14,7 +14,6 @@ makes the challenger the active version and logs a learning event.
 
 from __future__ import annotations
 
-import functools
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
@@ -59,7 +58,7 @@ class HeadToHead:
 def version_call(settings: Settings, name: str, version: int, ohlcv: pd.DataFrame) -> tuple[np.ndarray, Any]:
     """One version's class probabilities (DOWN, SIDEWAYS, UP) at the last bar of `ohlcv`, and its manifest."""
     model, manifest = loaded_version(settings, name, version)
-    frame = version_inputs(manifest.feature_names, ohlcv.iloc[-(_slice_bars() + model.context_rows):])
+    frame = version_inputs(manifest.feature_names, _history_slice(manifest.feature_names, ohlcv, model.context_rows))
     rows = frame.iloc[-(model.context_rows + 1):]
     return np.asarray(model.predict_proba(rows), dtype=float)[-1], manifest
 
@@ -270,10 +269,17 @@ def loaded_version(settings: Settings, name: str, version: int) -> tuple[Any, An
     return loaded
 
 
-@functools.cache
-def _slice_bars() -> int:
-    """Bars enough for every feature's warm-up (x3, so recursive indicators settle), like the inference slice."""
-    from pinelab_core.features import feature_catalog
+def _history_slice(feature_names: list[str], ohlcv: pd.DataFrame, context_rows: int) -> pd.DataFrame:
+    """The trailing bars a call at the last bar reads, by the inference rule (`features.required_history`):
+    every input then equals its full-history value; a start-dependent input (`obv`) gets the whole history."""
+    from pinelab_core.errors import DataValidationError
+    from pinelab_core.features import required_history
+    from pinelab_core.models.active import MIN_SLICE_BARS
+    from pinelab_core.models.inputs import CANDLE_COLUMNS
 
-    return max(300, 3 * int(feature_catalog()["lookback"].max())) + 1
-
+    names = [n for n in feature_names if n not in CANDLE_COLUMNS]
+    try:
+        history = required_history(names) if names else 0
+    except DataValidationError:
+        return ohlcv
+    return ohlcv.iloc[-(max(MIN_SLICE_BARS, history) + context_rows + 1):]

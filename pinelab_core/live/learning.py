@@ -27,7 +27,7 @@ from sqlalchemy.engine import Engine
 
 from pinelab_core.config import Settings
 from pinelab_core.live.db import insert_ignore, table_of, to_timestamp
-from pinelab_core.store.tables import LearningEventRow, MarketRegimeRow, ModelPerformanceRow
+from pinelab_core.store.tables import LearningEventRow, ModelPerformanceRow, RuleRegimeRow
 
 if TYPE_CHECKING:
     from pinelab_core.live.steps import BarContext
@@ -63,7 +63,7 @@ def record_regime(engine: Engine, source: str, symbol: str, timeframe: str, bars
               "vol_percentile": _number(features.get("vol_pctile_252")),
               "efficiency_ratio": _number(features.get("efficiency_ratio_20")), "recorded_at": datetime.now(UTC)}
     with engine.begin() as connection:
-        insert_ignore(connection, MarketRegimeRow, [values], ("data_source", "symbol", "timeframe", "bar_time"))
+        insert_ignore(connection, RuleRegimeRow, [values], ("data_source", "symbol", "timeframe", "bar_time"))
     return f"regime {label}"
 
 
@@ -156,7 +156,7 @@ class LearningFrames:
 
 def learning_frames(engine: Engine, *, limit: int = 5_000) -> LearningFrames:
     """The learning events (newest first), the recorded regimes and the daily performance snapshots."""
-    tables = (table_of(LearningEventRow), table_of(MarketRegimeRow), table_of(ModelPerformanceRow))
+    tables = (table_of(LearningEventRow), table_of(RuleRegimeRow), table_of(ModelPerformanceRow))
     with engine.connect() as connection:
         newest_first = (tables[0].c.time.desc(), tables[0].c.id.desc())
         events = pd.DataFrame(connection.execute(select(tables[0]).order_by(*newest_first).limit(limit))

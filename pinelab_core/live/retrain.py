@@ -45,9 +45,11 @@ def retrain_request(manifest: Any, *, end: str | None) -> TrainRequest:
 
     options = manifest.options or {}
     if manifest.kind not in CANDLE_MODELS:
-        from pinelab_core.features import feature_catalog
+        from pinelab_core.features import model_feature_names
 
-        names = list(feature_catalog(options.get("groups"))["name"])
+        names = model_feature_names(options.get("groups"),
+                                    include_price_levels=bool(options.get("include_price_levels", False)),
+                                    include_start_dependent=bool(options.get("include_start_dependent", False)))
         if names != list(manifest.feature_names):
             raise ModelSchemaError(f"{manifest.name}@v{manifest.version} was trained on a feature set this PineLab "
                                    "no longer builds the same way; train it again from the Training page.")
@@ -56,7 +58,10 @@ def retrain_request(manifest: Any, *, end: str | None) -> TrainRequest:
         symbols=[manifest.symbol], source=manifest.source or "demo", timeframe=manifest.timeframe,
         start=options.get("start"), end=end, models=[manifest.kind], horizon=int(label.get("horizon", 5)),
         label=str(label.get("kind", "direction")), label_params=dict(label.get("params") or {}),
-        groups=options.get("groups"), window=str(options.get("window", "expanding")),
+        groups=options.get("groups"),
+        include_price_levels=bool(options.get("include_price_levels", False)),
+        include_start_dependent=bool(options.get("include_start_dependent", False)),
+        window=str(options.get("window", "expanding")),
         embargo=int(options.get("embargo", 0)), fees=float(options.get("fees", 0.0005)),
         slippage=float(options.get("slippage", 0.0)), device=str(options.get("device", "auto")), seed=manifest.seed,
         model_params={manifest.kind: dict(options.get("model_params") or {})}, activate=False)

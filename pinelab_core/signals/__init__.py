@@ -11,6 +11,7 @@
     outcomes_as_of(outcomes, t) -> frame                      tracked calls as known at bar t's close
     aggregate_signals(...) -> AggregateSignal                 consensus score, confidence, position size
     run_signal_desk(ohlcv, symbol, timeframe, engine=...)     the whole round (point in time), page and CLI
+        regimes=True: the HMM regime now and track records by regime; regime_weights=True: weights per regime
     store_consensus(engine, aggregate, data_source)           upsert; never over a newer round's consensus
     signal_feed(engine), filter_feed(feed, symbols=...)        the live feed of alerts and calls
     latest_consensus(engine) -> frame                         the newest consensus of every market

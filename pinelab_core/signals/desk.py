@@ -30,6 +30,7 @@ from pinelab_core.signals.outcomes import (
 from pinelab_core.signals.sources import SIGNAL_SOURCES, MarketView, generate_signals
 from pinelab_core.signals.weights import WeightRule, learn_weights
 from pinelab_core.store.tables import AggregatedSignalRow
+from pinelab_core.structure.tracks import RegimeTrackRecord, regime_track_record, weights_in_regime
 from pinelab_core.types import Timeframe
 
 __all__ = ["SignalDesk", "run_signal_desk", "store_consensus"]
@@ -47,6 +48,8 @@ class SignalDesk:
     performance: pd.DataFrame  # per source, as of the last bar: weight, signals, resolved, hit rate, returns
     weight_path: pd.DataFrame  # exit_time, source, weight: how the weights got where they are by the last bar
     similar: dict[str, SimilarSignals]  # per active source: how its like-for-like calls did
+    regime: RegimeTrackRecord | None = None  # the HMM regime now and each source's record per regime (regimes=True)
+    weights_regime: str | None = None  # the regime whose calls taught the consensus weights (regime_weights=True)
 
 
 def run_signal_desk(
@@ -61,6 +64,8 @@ def run_signal_desk(
     weight_rule: WeightRule = WeightRule(),
     sizing: SizingRule = SizingRule(),
     data_source: str | None = None,
+    regimes: bool = False,
+    regime_weights: bool = False,
 ) -> SignalDesk:
     """Run one market's signal round and return what a trader needs to see.
 
@@ -73,6 +78,10 @@ def run_signal_desk(
         data_source: where the bars come from; by default the frame's provenance ("demo", "yahoo", ...).
             Tracked calls and learned weights are kept per data source, symbol and timeframe, so calls
             judged on simulated bars never move the weights used on the real market.
+        regimes: also find the HMM regime of every bar the tracked calls were placed at (kept in the
+            `market_regime` table) and split each source's track record by it.
+        regime_weights: fuse with weights learned only from the calls placed in the current regime (implies
+            `regimes`); the weight path shown stays the one learned from every call.
     """
     names = list(SIGNAL_SOURCES) if sources is None else sources
     tf = Timeframe.parse(timeframe).value
@@ -86,13 +95,20 @@ def run_signal_desk(
     # Point in time: what was known at this bar's close, whatever later history the store has processed.
     known = outcomes_as_of(load_outcomes(engine, symbol=symbol, timeframe=tf, sources=names, data_source=origin), at)
     weights, path = learn_weights(known, weight_rule, names)
+    regime, weights_regime = None, None
+    if regimes or regime_weights:
+        regime = regime_track_record(ohlcv, known, by="source", engine=engine, symbol=symbol, timeframe=tf,
+                                     data_source=origin)
+    if regime is not None and regime_weights:
+        weights_regime, weights = weights_in_regime(known, regime.regimes, lambda o: learn_weights(
+            o, weight_rule, names)[0], at=at)
     aggregate = aggregate_signals(signals, weights, ohlcv, symbol=symbol, timeframe=tf, at=at, rule=sizing,
                                   track_record=known)
     store_consensus(engine, aggregate, origin, inputs_at=inputs_at)
     similar = {c.source: similar_signals(known, next(s for s in reversed(signals)
                                                      if s.source == c.source and s.time == c.time))
                for c in aggregate.contributions if c.time is not None}
-    return SignalDesk(aggregate, known, source_performance(known, weights), path, similar)
+    return SignalDesk(aggregate, known, source_performance(known, weights), path, similar, regime, weights_regime)
 
 
 def store_consensus(engine: Engine, aggregate: AggregateSignal, data_source: str, *,

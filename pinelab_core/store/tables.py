@@ -22,6 +22,7 @@ __all__ = [
     "BacktestTrialRow",
     "FeatureSnapshotRow",
     "JobLogRow",
+    "MarketRegimeRow",
     "ModelRow",
     "ModelVersionRow",
     "PredictionRow",
@@ -95,6 +96,25 @@ class FeatureSnapshotRow(SQLModel, table=True):
     path: str
     n_rows: int = 0
     n_columns: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class MarketRegimeRow(SQLModel, table=True):
+    """The HMM regime of one bar as known at its close (`structure.regime_history`), one row per market and bar.
+
+    A regime is a pure function of the bars up to its bar (forward-filtered, walk-forward fits), so a row is
+    written once and a rewrite of the same bar stores the same values.
+    """
+
+    __tablename__ = "market_regime"
+    data_source: str = Field(primary_key=True, max_length=64)
+    symbol: str = Field(primary_key=True, max_length=64)
+    timeframe: str = Field(primary_key=True, max_length=8)
+    time: datetime = Field(primary_key=True)
+    regime: str = Field(max_length=32)
+    probability: float
+    n_states: int
+    probabilities_json: str = Field(default="{}", sa_column=Column(Text))  # every named regime's probability
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -401,7 +421,6 @@ class AgentProgressRow(SQLModel, table=True):
 
 __all__ += [
     "LearningEventRow",
-    "MarketRegimeRow",
     "ModelPerformanceRow",
     "ModelPolicyRow",
     "NotificationDeliveryRow",
@@ -413,6 +432,7 @@ __all__ += [
     "PaperEquityRow",
     "PaperFillRow",
     "PaperOrderRow",
+    "RuleRegimeRow",
     "SchedulerLockRow",
     "SchedulerStepRow",
     "ShadowPredictionRow",
@@ -677,10 +697,10 @@ class LearningEventRow(SQLModel, table=True):
     detail_json: str = Field(default="{}", sa_column=Column(Text))
 
 
-class MarketRegimeRow(SQLModel, table=True):
+class RuleRegimeRow(SQLModel, table=True):
     """The rule-based regime of a market as seen at a bar's close (computed from the bars up to it)."""
 
-    __tablename__ = "market_regime"
+    __tablename__ = "rule_regime"
     data_source: str = Field(primary_key=True, max_length=200)
     symbol: str = Field(primary_key=True, max_length=64)
     timeframe: str = Field(primary_key=True, max_length=8)

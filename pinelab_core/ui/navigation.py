@@ -19,6 +19,12 @@ PAGE_ICONS: dict[str, str] = {
     "Predictions": ":material/online_prediction:",
     "Explain": ":material/insights:",
     "Signals": ":material/notifications_active:",
+    "Backtest": ":material/query_stats:",
+    "Paper Trading": ":material/account_balance_wallet:",
+    "Learning": ":material/school:",
+    "Market Structure": ":material/waterfall_chart:",
+    "Sentiment": ":material/newspaper:",
+    "Patterns": ":material/pattern:",
 }
 DEFAULT_ICON = ":material/article:"
 

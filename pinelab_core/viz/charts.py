@@ -18,9 +18,11 @@ from plotly.subplots import make_subplots
 from pinelab_core.errors import DataValidationError
 from pinelab_core.features.levels import PriceLevel, support_resistance_levels
 from pinelab_core.features.overlays import Overlay, compute_overlay
+from pinelab_core.structure import UNKNOWN, AnomalyAlert
 from pinelab_core.types import OHLCV_COLUMNS
 from pinelab_core.viz import theme
 from pinelab_core.viz.downsample import aggregate_candles, bars_per_candle, minmax_indices
+from pinelab_core.viz.structure import add_alert_markers, add_regime_shading
 
 __all__ = ["DEFAULT_MAX_CANDLES", "PriceChart", "build_price_chart"]
 
@@ -69,6 +71,8 @@ def build_price_chart(
     pivot_window: int = 5,
     max_candles: int = DEFAULT_MAX_CANDLES,
     title: str = "",
+    regimes: pd.Series | None = None,
+    alerts: Sequence[AnomalyAlert] = (),
 ) -> PriceChart:
     """Candlesticks with a volume panel, the chosen overlays and support/resistance levels.
 
@@ -79,6 +83,9 @@ def build_price_chart(
         pivot_window: bars each side of a swing pivot (on the drawn candles).
         max_candles: most candles to ship to the browser; longer histories are merged exactly.
         title: chart title, e.g. "DEMO-EQUITY · 1d".
+        regimes: a regime name per bar (`regime_history(ohlcv)["regime"]`) to shade the price by; each drawn
+            candle takes the regime at its last bar, the one known at its close.
+        alerts: unusual bars to mark above their candles (`anomaly_alerts(ohlcv)`).
     """
     missing = [c for c in OHLCV_COLUMNS if c not in ohlcv.columns]
     if missing:
@@ -96,6 +103,13 @@ def build_price_chart(
     levels = tuple(support_resistance_levels(candles, pivot_window, pivot_window)) if show_levels else ()
     for trace in _level_traces(levels, x[-1]):
         figure.add_trace(trace, row=1, col=1)
+    if regimes is not None:
+        ends = np.minimum(np.arange(0, len(ohlcv), bars_each) + bars_each, len(ohlcv)) - 1
+        add_regime_shading(figure, x, regimes.reindex(ohlcv.index).fillna(UNKNOWN).to_numpy()[ends])
+    if alerts:
+        positions = ohlcv.index.get_indexer([a.time for a in alerts])
+        candle_x = {a.time: x[p // bars_each] for a, p in zip(alerts, positions, strict=True) if p >= 0}
+        add_alert_markers(figure, alerts, ohlcv, x_of=candle_x)
     _style(figure, title, _median_step(ohlcv.index), _trades_on_weekends(ohlcv.index))
     return PriceChart(figure, len(ohlcv), len(candles), bars_each, levels)
 
