@@ -4,7 +4,9 @@ webhook secret), rate limits, read-only routes, CORS, docs, the answers cache an
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -93,9 +95,13 @@ def test_failed_authentications_are_rate_limited_per_address(make_client) -> Non
         assert client.get("/api/v1/models", headers=_bearer(ENV_TOKEN)).status_code == 200  # a valid token passes
 
 
-def test_each_token_has_its_own_rate_limit(make_client, settings: Settings) -> None:
+def test_each_token_has_its_own_rate_limit(make_client, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     _, other = create_api_token(get_engine(settings), "other")
     with make_client(api_rate_limit=3) as client:
+        # The clock stands still, so the bucket refills by nothing between requests however slow the machine is
+        # (a request that took over 1/3 s used to earn the next one a token: a 200 where the test wants a 429).
+        limiter, frozen = client.app.state.api.limiter, time.monotonic()
+        monkeypatch.setattr(limiter, "acquire", functools.partial(type(limiter).acquire, limiter, now=frozen))
         statuses = [client.get("/api/v1/models", headers=_bearer(ENV_TOKEN)).status_code for _ in range(5)]
         assert statuses[:3] == [200] * 3 and statuses[3] == 429
         refused = client.get("/api/v1/models", headers=_bearer(ENV_TOKEN))
