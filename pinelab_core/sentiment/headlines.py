@@ -107,7 +107,7 @@ def read_headlines_csv(source: str | Path | bytes | IO[Any], *, symbol: str | No
 def _match_columns(frame: pd.DataFrame, *, need_symbol: bool) -> dict[str, str]:
     lowered = {str(c).strip().lower(): str(c) for c in frame.columns}
     found = {name: next((lowered[a] for a in aliases if a in lowered), "") for name, aliases in _COLUMNS.items()}
-    missing = [name for name in ("published_at", "text") if not found[name]]
+    missing = [shown for name, shown in (("published_at", "published_at"), ("text", "headline")) if not found[name]]
     if need_symbol and not found["symbol"]:
         missing.append("symbol")
     if missing:
