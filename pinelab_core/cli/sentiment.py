@@ -24,8 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     what.add_argument("--file", help="a headlines CSV to score and store (published_at, headline, symbol)")
     what.add_argument("--fetch", action="store_true", help="fetch the market's Yahoo Finance news (network)")
     what.add_argument("--list", action="store_true", help="list the market's stored headlines with their scores")
-    parser.add_argument("--symbol", default=None, help="the market (needed by --fetch and --list; for a CSV "
-                                                       "without a symbol column)")
+    parser.add_argument("--symbol", default=None, help="the market (needed by --fetch and --list; with --file, "
+                                                       "the market of rows that name none)")
     parser.add_argument("--scorer", default=None, help="auto (default, PINELAB_SENTIMENT_SCORER), lexicon or finbert")
     parser.add_argument("--limit", type=int, default=20, help="headlines --list shows (default 20)")
     add_json_option(parser)

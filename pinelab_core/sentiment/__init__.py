@@ -17,7 +17,7 @@ from typing import Any
 _EXPORTS: dict[str, str] = {
     "SentimentScore": "scorers", "SentimentScorer": "scorers", "SCORERS": "scorers", "LexiconScorer": "scorers",
     "FinbertScorer": "scorers", "get_scorer": "scorers", "score_texts": "scorers", "score_label": "scorers",
-    "split_sentences": "scorers",
+    "split_sentences": "scorers", "describe_scorer": "scorers",
     "Headline": "headlines", "read_headlines_csv": "headlines", "yahoo_headlines": "headlines",
     "demo_headlines": "headlines", "is_demo_symbol": "headlines",
     "HEADLINE_COLUMNS": "archive", "store_headlines": "archive", "load_headlines": "archive",

@@ -72,7 +72,8 @@ def demo_headlines(symbol: str | None = None) -> list[Headline]:
 def read_headlines_csv(source: str | Path | bytes | IO[Any], *, symbol: str | None = None,
                        origin: str = "csv") -> list[Headline]:
     """Headlines from a CSV: a time column (`published_at`, `time`, `date`, ...), a `headline` (or `title`,
-    `text`) column, and a `symbol` column unless `symbol` is given; `publisher` and `url` are optional.
+    `text`) column, and a `symbol` column unless `symbol` is given (it names the market of rows that name none);
+    `publisher` and `url` are optional.
 
     Times without an offset are read as UTC; a date alone is midnight UTC, so the headline counts from the
     bar after the one that opens that midnight (a date does not say when in the day the news broke).
@@ -124,7 +125,7 @@ def _row_headline(values: dict[str, str], columns: dict[str, str], symbol: str |
         raise ValueError("the headline is empty")
     if len(text) > MAX_HEADLINE_CHARS:
         raise ValueError(f"the headline has {len(text):,} characters (at most {MAX_HEADLINE_CHARS:,})")
-    market = symbol or values[columns["symbol"]].strip()
+    market = (values[columns["symbol"]].strip() if columns["symbol"] else "") or symbol or ""
     if not market:
         raise ValueError("the symbol is empty")
     published = _parse_time(values[columns["published_at"]])

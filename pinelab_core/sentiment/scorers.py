@@ -33,6 +33,7 @@ __all__ = [
     "LexiconScorer",
     "SentimentScore",
     "SentimentScorer",
+    "describe_scorer",
     "get_scorer",
     "score_label",
     "score_texts",
@@ -153,6 +154,15 @@ SCORERS: dict[str, Callable[[Settings], SentimentScorer]] = {
     "lexicon": lambda s: _lexicon(s.lm_dictionary_path),
     "finbert": lambda s: _finbert(s.finbert_path),
 }
+
+
+def describe_scorer(name: str) -> str:
+    """A trader's sentence for a scorer name as stored with a score ("lexicon", "finbert:finbert", ...)."""
+    if name.startswith("finbert:"):
+        return f"FinBERT (the checkpoint in folder {name.removeprefix('finbert:')!r}, PINELAB_FINBERT_PATH)"
+    if name == "lexicon+lm":
+        return "VADER with PineLab's finance words and your Loughran–McDonald lists (offline lexicon)"
+    return "VADER with PineLab's finance words (offline lexicon; set PINELAB_FINBERT_PATH for FinBERT)"
 
 
 def get_scorer(name: str = "auto", settings: Settings | None = None) -> SentimentScorer:

@@ -19,6 +19,7 @@ PAGE_ICONS: dict[str, str] = {
     "Predictions": ":material/online_prediction:",
     "Explain": ":material/insights:",
     "Signals": ":material/notifications_active:",
+    "Sentiment": ":material/newspaper:",
 }
 DEFAULT_ICON = ":material/article:"
 
