@@ -67,6 +67,11 @@ Signals and the TradingView webhook
     list_alerts(engine, limit=50) -> received alerts, newest first; signal_feed(engine) -> alerts + every source's calls
     SIGNAL_SOURCES, register_source(name, produce, description); Signal, AggregateSignal, WeightRule, SizingRule
     create_webhook_app(settings) -> FastAPI sidecar (`pinelab webhook` serves it)
+News sentiment (offline lexicon by default, FinBERT from PINELAB_FINBERT_PATH)
+    score_texts(texts, scorer="auto") -> [SentimentScore] (score in [-1, 1], label, scorer, per-sentence scores)
+    fetch_news(engine, symbol) / import_headlines(engine, csv) -> headlines stored with their scores
+    sentiment_panel(engine, symbol) -> SentimentPanel (headlines, daily scores, scorer, demo flag)
+    sentiment_features(ohlcv, headlines) -> sentiment_1d, sentiment_headlines_1d (from the bar after publication)
 Storage
     check_store(settings) -> StoreReport (backend, schema version, row counts; `pinelab db check`)
 Configuration and errors
@@ -94,6 +99,13 @@ _EXPORTS: dict[str, str] = {
     "SizingRule": "pinelab_core.signals.aggregate",
     "WeightRule": "pinelab_core.signals.weights",
     "create_webhook_app": "pinelab_core.webhook",
+    "score_texts": "pinelab_core.sentiment",
+    "SentimentScore": "pinelab_core.sentiment",
+    "fetch_news": "pinelab_core.sentiment",
+    "import_headlines": "pinelab_core.sentiment",
+    "sentiment_panel": "pinelab_core.sentiment",
+    "SentimentPanel": "pinelab_core.sentiment",
+    "sentiment_features": "pinelab_core.sentiment",
     "Settings": "pinelab_core.config",
     "check_store": "pinelab_core.store",
     "StoreReport": "pinelab_core.store",
