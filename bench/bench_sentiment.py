@@ -48,7 +48,7 @@ def main() -> None:
     lines = [
         "# Sentiment benchmark", "",
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, load average "
-        f"{load[0]:.1f} at the start of the feature run; best of 3.", "",
+        f"{load[0]:.1f} when the run ended; best of 3.", "",
         "| case | PineLab | peer | ratio |", "|---|---|---|---|",
         f"| score {len(texts):,} headlines | {len(texts) / ours:,.0f}/s (lexicon) | {len(texts) / peer:,.0f}/s "
         f"(plain VADER) | {ours / peer:.2f}x the peer's time |",
