@@ -101,3 +101,23 @@ def test_the_consensus_with_sentiment_for_a_past_bar_ignores_later_news(engine, 
     pd.testing.assert_frame_equal(replayed.performance, fresh.performance)
     latest = run_signal_desk(OHLCV, "X", "1h", engine=engine, sources=sources).performance.set_index("source")
     assert latest.loc["sentiment", "resolved"] > replayed.performance.set_index("source").loc["sentiment", "resolved"]
+
+
+@pytest.mark.slow
+def test_the_sentiment_feature_feeds_walk_forward_and_late_news_gives_no_edge() -> None:
+    from pinelab_core.training import walk_forward
+
+    daily = random_walk_ohlcv(700, seed=3, freq="1D")
+    move = np.sign(np.log(daily["close"].shift(-1) / daily["close"])).iloc[:-1].to_numpy()  # bar t's label
+
+    def accuracy(published: pd.DatetimeIndex) -> tuple[float, float]:
+        news = _headlines(published, 0.6 * move)
+        report = walk_forward(daily, "lightgbm", horizon=1, features=sentiment_features(daily, news), seed=0)
+        return report.metrics["accuracy"], report.metrics["baseline_accuracy"]
+
+    # Planted: news of the coming move, published the evening before bar t opens, is found out of sample.
+    found, baseline = accuracy(daily.index[:-1] - pd.Timedelta(hours=12))
+    assert found > baseline + 0.15
+    # The same news published while bar t is in progress counts from bar t+1 only: no edge left.
+    late, baseline = accuracy(daily.index[:-1] + pd.Timedelta(hours=12))
+    assert late < baseline + 0.08
