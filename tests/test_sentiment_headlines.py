@@ -49,14 +49,16 @@ def test_a_csv_gives_headlines_in_utc_with_the_symbol_column_or_the_chosen_marke
 
 
 def test_malformed_rows_are_named_by_line_and_nothing_is_stored(engine, settings: Settings) -> None:  # type: ignore[no-untyped-def]
-    bad = b"published_at,symbol,headline\n2026-10-01,AAPL,Fine row\nyesterday,AAPL,Bad time\n2026-10-03,AAPL,\n"
+    bad = b"published_at,symbol,headline\n2026-10-01,AAPL,Fine row\nsoon,AAPL,Bad time\n2026-10-03,AAPL,\n"
     with pytest.raises(DataValidationError) as caught:
         import_headlines(engine, bad, settings=settings)
     message = str(caught.value)
     assert "2 malformed headline row(s)" in message
-    assert "line 3: the time 'yesterday' is not a date or time" in message
+    assert "line 3: the time 'soon' is not a date or time" in message
     assert "line 4: the headline is empty" in message
     assert load_headlines(engine, "AAPL").empty
+    with pytest.raises(DataValidationError, match="line 2: the time 'now' is relative"):
+        read_headlines_csv(b"published_at,symbol,headline\nnow,AAPL,Record profits\n")
     with pytest.raises(DataValidationError, match="no headline, symbol column"):
         read_headlines_csv(b"published_at,body\n2026-10-01,x\n")
 

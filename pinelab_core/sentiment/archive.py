@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import UTC
 
 import pandas as pd
-from sqlalchemy import func, or_
+from sqlalchemy import or_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -86,13 +86,16 @@ def import_alert_headlines(engine: Engine, scorer: SentimentScorer) -> int:
     """Store the text of TradingView alerts that carry a `headline` (or `news`, `text`) field; returns new rows.
 
     The headline is published when the alert arrived (`received_at`); alerts already imported are skipped.
+    An alert whose field holds no text (or whose key only appears inside another value) is read and left out.
     """
+    # An anti-join, not "ids above the last one imported": on PostgreSQL ids can commit out of order.
+    imported = select(NewsHeadlineRow.ref_id).where(NewsHeadlineRow.origin == "webhook",
+                                                    NewsHeadlineRow.scorer == scorer.name,
+                                                    col(NewsHeadlineRow.ref_id).is_not(None))
+    carries_text = or_(*(col(TradingViewAlertRow.payload).ilike(f'%"{name}"%') for name in ALERT_TEXT_FIELDS))
     with Session(engine) as session:
-        done = session.exec(select(func.max(NewsHeadlineRow.ref_id)).where(
-            NewsHeadlineRow.origin == "webhook", NewsHeadlineRow.scorer == scorer.name)).one()
-        carries_text = or_(*(col(TradingViewAlertRow.payload).ilike(f'%"{name}"%') for name in ALERT_TEXT_FIELDS))
-        alerts = session.exec(select(TradingViewAlertRow).where(col(TradingViewAlertRow.id) > (done or 0), carries_text)
-                              .order_by(col(TradingViewAlertRow.id))).all()
+        alerts = session.exec(select(TradingViewAlertRow).where(carries_text, col(TradingViewAlertRow.id).not_in(
+            imported)).order_by(col(TradingViewAlertRow.id))).all()
     headlines = []
     for alert in alerts:
         text = alert_text(alert.payload)

@@ -35,6 +35,7 @@ DEMO_HEADLINES_PATH = Path(__file__).with_name("demo_headlines.csv")
 ALERT_TEXT_FIELDS: tuple[str, ...] = ("headline", "news", "text")
 MAX_HEADLINE_CHARS = 2_000
 _MAX_LISTED_ROWS = 10
+_RELATIVE_TIMES = frozenset({"now", "today", "yesterday", "tomorrow"})
 
 _COLUMNS: dict[str, tuple[str, ...]] = {
     "published_at": ("published_at", "published", "time", "datetime", "date", "timestamp", "pubdate"),
@@ -137,6 +138,8 @@ def _parse_time(value: str) -> pd.Timestamp:
     text = value.strip()
     if not text:
         raise ValueError("the time is empty")
+    if text.lower() in _RELATIVE_TIMES:  # pandas reads these against the clock: never a publication time
+        raise ValueError(f"the time {text!r} is relative; write the moment it was published (2026-10-30T14:05Z)")
     try:
         if text.lstrip("-").replace(".", "", 1).isdigit():  # epoch seconds, or milliseconds when that large
             number = float(text)
