@@ -186,7 +186,8 @@ def _yahoo_article(symbol: str, article: Any) -> Headline | None:
     """One news item in either of yfinance's shapes (1.x: {"content": {...}}; 0.2: flat with an epoch time)."""
     if not isinstance(article, dict):
         return None
-    content = article.get("content") if isinstance(article.get("content"), dict) else article
+    nested = article.get("content")
+    content: dict[str, Any] = nested if isinstance(nested, dict) else article
     title = " ".join(str(content.get("title") or "").split())
     when = content.get("pubDate") or content.get("displayTime") or content.get("providerPublishTime")
     if not title or when in (None, ""):
