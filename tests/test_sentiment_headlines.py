@@ -156,3 +156,20 @@ def test_demo_markets_get_the_shipped_demo_headlines_and_say_so(engine, settings
     assert panel.headlines["published_at"].is_monotonic_decreasing  # newest first
     assert panel.daily["headlines"].sum() == len(panel.headlines)
     assert sentiment_panel(engine, "AAPL", settings=settings).headlines.empty  # never on a real market
+
+
+def test_the_cli_imports_a_csv_and_lists_headlines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pinelab_core.cli import main
+
+    path = tmp_path / "news.csv"
+    path.write_bytes(CSV)
+    assert main(["sentiment", "--file", str(path)]) == 0
+    assert "3 new headline(s) stored" in capsys.readouterr().out
+    assert main(["sentiment", "--list", "--symbol", "AAPL", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert listed["scorer"] == "lexicon" and not listed["demo"]
+    assert [h["label"] for h in listed["headlines"]] == ["negative", "positive"]  # newest first
+    assert main(["sentiment", "--list", "--symbol", "DEMO-ETH"]) == 0
+    assert "(demo headlines: handwritten, fictional)" in capsys.readouterr().out
+    assert main(["sentiment", "--fetch"]) == 2
+    assert "--fetch and --list need --symbol" in capsys.readouterr().err
