@@ -93,6 +93,11 @@ Live (the scheduler, paper trading, notifications, models that keep learning; `p
     replay_alerts(ohlcv, alerts, ...) -> ReplayResult (`pinelab paper replay`)
     add_rule(engine, name, "consensus_flip" | "confidence_above" | ..., channel="webhook" | "email" | "inbox")
     head_to_head(engine, model) -> champion vs challenger on the same bars; promote(settings, engine, model, version)
+News sentiment (offline lexicon by default, FinBERT from PINELAB_FINBERT_PATH)
+    score_texts(texts, scorer="auto") -> [SentimentScore] (score in [-1, 1], label, scorer, per-sentence scores)
+    fetch_news(engine, symbol) / import_headlines(engine, csv) -> headlines stored with their scores
+    sentiment_panel(engine, symbol) -> SentimentPanel (headlines, daily scores, scorer, demo flag)
+    sentiment_features(ohlcv, headlines) -> sentiment_1d, sentiment_headlines_1d (from the bar after publication)
 Storage
     check_store(settings) -> StoreReport (backend, schema version, row counts; `pinelab db check`)
 Configuration and errors
@@ -120,6 +125,13 @@ _EXPORTS: dict[str, str] = {
     "SizingRule": "pinelab_core.signals.aggregate",
     "WeightRule": "pinelab_core.signals.weights",
     "create_webhook_app": "pinelab_core.webhook",
+    "score_texts": "pinelab_core.sentiment",
+    "SentimentScore": "pinelab_core.sentiment",
+    "fetch_news": "pinelab_core.sentiment",
+    "import_headlines": "pinelab_core.sentiment",
+    "sentiment_panel": "pinelab_core.sentiment",
+    "SentimentPanel": "pinelab_core.sentiment",
+    "sentiment_features": "pinelab_core.sentiment",
     "Settings": "pinelab_core.config",
     "check_store": "pinelab_core.store",
     "StoreReport": "pinelab_core.store",

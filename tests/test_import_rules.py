@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 CORE = Path(__file__).resolve().parents[1] / "pinelab_core"
-DOMAIN = {"data", "features", "models", "rl", "training", "explain", "signals", "backtest", "live", "structure"}
+DOMAIN = {"data", "features", "models", "rl", "training", "explain", "signals", "backtest", "live", "structure",
+          "sentiment"}
 FOUNDATION = {"store", "types", "errors", "config"}
 
 
