@@ -1,12 +1,14 @@
 """Predictions: the ensemble's calibrated calls on a watchlist (auto-refreshing), and the sidebar market in
-detail: confidence, each model's view, forecast fan, the market regime, past predictions against outcomes (also
-split by regime), drift alerts."""
+detail: confidence, each model's view, forecast fan, the market regime, the market across timeframes, past
+predictions against outcomes (also split by regime), drift alerts."""
 
+import pandas as pd
 import streamlit as st
 from streamlit_autorefresh import st_autorefresh
 
 from pinelab_core.data import load_ohlcv
 from pinelab_core.errors import ModelNotFoundError, PinelabError
+from pinelab_core.insights import DEFAULT_TIMEFRAMES, multi_timeframe_view
 from pinelab_core.models.active import load_active
 from pinelab_core.models.calibration import reliability_table
 from pinelab_core.models.inference import predict
@@ -14,6 +16,7 @@ from pinelab_core.models.monitor import drift_report
 from pinelab_core.models.starter import submit_starter
 from pinelab_core.models.tracking import prediction_history, resolve_outcomes
 from pinelab_core.structure import regime_track_record
+from pinelab_core.types import Timeframe
 from pinelab_core.ui import app_engine, app_settings, current_selection, load_symbols, selected_ohlcv, show_error
 from pinelab_core.viz.predictions import (
     confidence_gauge,
@@ -86,6 +89,26 @@ left, right = st.columns([1, 2])
 left.plotly_chart(confidence_gauge(prediction), theme=None, key="predictions_gauge")
 right.plotly_chart(member_breakdown(prediction), theme=None, key="predictions_members")
 st.plotly_chart(forecast_fan(ohlcv, prediction), theme=None, key="predictions_fan")
+
+st.subheader("Across timeframes")
+if st.toggle("Read this market on several timeframes (each at its latest closed bar)", key="predictions_mtf"):
+    chosen = st.multiselect("Timeframes", [t.value for t in Timeframe], default=list(DEFAULT_TIMEFRAMES),
+                            key="predictions_mtf_timeframes")
+    as_of = None if selection.end is None else selection.end + pd.Timedelta(seconds=1)
+    try:
+        view = multi_timeframe_view(selection.symbol, chosen or DEFAULT_TIMEFRAMES, selection.source, settings,
+                                    as_of=as_of)
+    except PinelabError as exc:
+        show_error(exc)
+        st.stop()
+    st.dataframe(view.grid(), width="stretch", key="predictions_mtf_grid")
+    st.caption(f"Agreement {view.agreement:.0%} ({view.votes['up']} up, {view.votes['down']} down, "
+               f"{view.votes['neutral']} neutral; score {view.score:+.2f}, {view.action}). Counted: the ensemble, each "
+               "agent and each signal source per timeframe; members and the consensus are shown, not counted. "
+               "· = no active call.")
+    for read in view.reads:
+        if read.note:
+            st.caption(f"{read.timeframe}: {read.note}")
 
 st.subheader("Track record")
 try:

@@ -34,7 +34,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -42,6 +44,7 @@ RESULTS = Path(__file__).parent / "results" / "webhook.md"
 SECRET = "bench-secret"
 HOST = "127.0.0.1"
 PATH = "/webhook/tradingview"
+T = TypeVar("T")
 
 
 # --- servers (run in the subprocess) ------------------------------------------------------------
@@ -151,37 +154,50 @@ async def run_load(port: int, plan: list[int], connections: int) -> tuple[list[t
     return results, time.perf_counter() - started
 
 
-async def run_paced(port: int, plan: list[int], rate: float,
-                    connections: int) -> tuple[list[tuple[int, int, float, bytes]], float]:
-    """Open loop: alert i is due at start + i / rate whatever the server does; latency counts from the due time,
-    so a server that falls behind shows it in its percentiles (no coordinated omission)."""
-    payloads = {n: request_bytes(alert_body(n), port) for n in set(plan)}
-    results: list[tuple[int, int, float, bytes]] = []
-    due_alerts: asyncio.Queue[tuple[int, float] | None] = asyncio.Queue()
+async def open_loop(port: int, count: int, rate: float, connections: int,
+                    exchange: Callable[[asyncio.StreamReader, asyncio.StreamWriter, int], Awaitable[T]],
+                    ) -> tuple[list[tuple[int, T, float]], float]:
+    """Open loop: request i is due at start + i / rate whatever the server does; its latency counts from the due
+    time, so a server that falls behind shows it in its percentiles (no coordinated omission). `exchange` sends
+    request i on a connection and reads its answer. Returns ([(i, exchange's result, latency s)], elapsed s)."""
+    results: list[tuple[int, T, float]] = []
+    due_requests: asyncio.Queue[tuple[int, float] | None] = asyncio.Queue()
     started = time.perf_counter()
 
     async def schedule() -> None:
-        for i, n in enumerate(plan):
+        for i in range(count):
             delay = started + i / rate - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            due_alerts.put_nowait((n, started + i / rate))
+            due_requests.put_nowait((i, started + i / rate))
         for _ in range(connections):
-            due_alerts.put_nowait(None)
+            due_requests.put_nowait(None)
 
     async def send() -> None:
         reader, writer = await asyncio.open_connection(HOST, port)
         try:
-            while (item := await due_alerts.get()) is not None:
-                n, due = item
-                writer.write(payloads[n])
-                status, body = await _read_response(reader)
-                results.append((n, status, time.perf_counter() - due, body))
+            while (item := await due_requests.get()) is not None:
+                i, due = item
+                answer = await exchange(reader, writer, i)
+                results.append((i, answer, time.perf_counter() - due))
         finally:
             writer.close()
 
     await asyncio.gather(schedule(), *(send() for _ in range(connections)))
     return results, time.perf_counter() - started
+
+
+async def run_paced(port: int, plan: list[int], rate: float,
+                    connections: int) -> tuple[list[tuple[int, int, float, bytes]], float]:
+    """The alerts of `plan` offered at `rate` per second (see `open_loop`)."""
+    payloads = {n: request_bytes(alert_body(n), port) for n in set(plan)}
+
+    async def exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, i: int) -> tuple[int, bytes]:
+        writer.write(payloads[plan[i]])
+        return await _read_response(reader)
+
+    raw, elapsed = await open_loop(port, len(plan), rate, connections, exchange)
+    return [(plan[i], status, latency, body) for i, (status, body), latency in raw], elapsed
 
 
 def load_plan(alerts: int, seed: int = 5, first: int = 0) -> list[int]:
@@ -211,17 +227,23 @@ def start_server(kind: str, data_dir: Path, enrich: bool) -> tuple[subprocess.Po
     port = free_port()
     process = subprocess.Popen([sys.executable, __file__, "--serve", kind, "--port", str(port), "--data-dir",
                                 str(data_dir), *([] if enrich else ["--no-enrich"])], cwd=Path(__file__).parents[1])
-    deadline = time.monotonic() + 60
+    wait_until_listening(process, port, f"{kind} server")
+    return process, port
+
+
+def wait_until_listening(process: subprocess.Popen[bytes], port: int, what: str, timeout_s: float = 60) -> None:
+    """Return once `process` accepts connections on `port`; kill it and raise if it exits or takes too long."""
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
             with socket.create_connection((HOST, port), timeout=0.5):
-                return process, port
+                return
         except OSError:
             if process.poll() is not None:
-                raise RuntimeError(f"{kind} server exited with {process.returncode}") from None
+                raise RuntimeError(f"{what} exited with {process.returncode}") from None
             time.sleep(0.1)
     process.kill()
-    raise RuntimeError(f"{kind} server did not start within 60 s")
+    raise RuntimeError(f"{what} did not start within {timeout_s:g} s")
 
 
 def stored_ids(kind: str, data_dir: Path) -> dict[int, str]:

@@ -19,7 +19,8 @@ Features
     causality_audit(ohlcv, n_cuts=12, seed=0, groups=None) -> pass/fail per feature (look-ahead check)
     rank_features(features, label, method="mutual_info" | "lightgbm" | "permutation", train_end=...) -> ranking
     drop_correlated(features, threshold=0.95) -> features without near-duplicates
-    OPT_IN_GROUPS: "hmm", "garch", "anomaly" (models refitted walk-forward), built only when named in `groups`
+    OPT_IN_GROUPS: "hmm", "garch", "anomaly" (models refitted walk-forward), "mtf" (multi-timeframe), built only
+        when named in `groups`
 Market structure (causal regimes, volatility, spectrum, anomalies; docs/structure.md)
     regime_history(ohlcv, last=None) -> regime per bar (forward-filtered HMM, refitted walk-forward)
     regime_at(ohlcv, at=None) -> RegimeState (regime, probability, .summary) from the trailing bars only
@@ -85,6 +86,13 @@ Signals and the TradingView webhook
     list_alerts(engine, limit=50) -> received alerts, newest first; signal_feed(engine) -> alerts + every source's calls
     SIGNAL_SOURCES, register_source(name, produce, description); Signal, AggregateSignal, WeightRule, SizingRule
     create_webhook_app(settings) -> FastAPI sidecar (`pinelab webhook` serves it)
+Insights (one market read as the pages read it; served as JSON by the sidecar's /api/v1, see docs/api.md)
+    market_insights(symbol, timeframe="1d", source="auto", settings) -> MarketInsights: the ensemble's call, the
+        agents' calls, forecasts, the desk's consensus, the regime, top SHAP contributions, candlestick patterns
+    multi_timeframe_view(symbol, "15m,1h,4h,1d", source, settings, as_of=None) -> MultiTimeframeView: every model's,
+        agent's and signal source's call per timeframe at its own latest closed bar, agreement; .grid() for a table
+    pattern_hits(ohlcv) -> (bar, [PatternHit]); current_regime(ohlcv) -> Regime
+    create_api_token(engine, name) -> (info, token shown once); list_api_tokens(engine); revoke_api_token(engine, name)
 Live (the scheduler, paper trading, notifications, models that keep learning; `pinelab_core.live` has the rest)
     watch_market(engine, source, symbol, timeframe); run_scheduler(settings, SchedulerOptions(...))  (`pinelab run`)
     create_account(engine, name, source=, symbol=, timeframe=, strategy="consensus", risk=RiskLimits(...), fees=)
@@ -132,6 +140,17 @@ _EXPORTS: dict[str, str] = {
     "sentiment_panel": "pinelab_core.sentiment",
     "SentimentPanel": "pinelab_core.sentiment",
     "sentiment_features": "pinelab_core.sentiment",
+    "market_insights": "pinelab_core.insights",
+    "MarketInsights": "pinelab_core.insights",
+    "multi_timeframe_view": "pinelab_core.insights",
+    "MultiTimeframeView": "pinelab_core.insights",
+    "pattern_hits": "pinelab_core.insights",
+    "PatternHit": "pinelab_core.insights",
+    "current_regime": "pinelab_core.insights",
+    "Regime": "pinelab_core.insights",
+    "create_api_token": "pinelab_core.api",
+    "list_api_tokens": "pinelab_core.api",
+    "revoke_api_token": "pinelab_core.api",
     "Settings": "pinelab_core.config",
     "check_store": "pinelab_core.store",
     "StoreReport": "pinelab_core.store",

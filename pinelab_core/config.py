@@ -15,7 +15,7 @@ from typing import Any
 
 from pinelab_core.errors import MASK, ConfigError, redact_url
 
-__all__ = ["Settings", "TRADINGVIEW_SENDER_IPS"]
+__all__ = ["Settings", "TRADINGVIEW_SENDER_IPS", "check_api_settings"]
 
 #: The addresses TradingView documents as the senders of its webhook alerts.
 TRADINGVIEW_SENDER_IPS: tuple[str, ...] = ("52.89.214.238", "34.212.75.30", "54.218.53.128", "52.32.178.7")
@@ -49,9 +49,19 @@ class Settings:
     sentiment_scorer: str = "auto"  # auto (FinBERT when finbert_path is set, else lexicon) | lexicon | finbert
     finbert_path: str = ""  # a local FinBERT checkpoint folder (save_pretrained); never downloaded
     lm_dictionary_path: str = ""  # your copy of the Loughran-McDonald Master Dictionary CSV (not shipped)
+    api_enabled: bool = True  # serve the read-only insights API (/api/v1/...) on the sidecar
+    api_token: str = ""  # a bearer token accepted besides those `pinelab api-token create` stores (hashed)
+    api_rate_limit: float = 20.0  # requests per second per token (burst of one second); 0 = off
+    api_cors_origins: tuple[str, ...] = ()  # browser origins allowed to call the API; empty = CORS off
+    api_cache_ttl_s: float = 30.0  # an answer is reused this long, then re-checked against the newest closed bar
+    api_timeout_s: float = 20.0  # longest a request waits for a computation before a 503 (it goes on, then caches)
+    api_executor: str = "process"  # process: computations in a child process (the alert loop never shares a GIL)
+    api_workers: int = 1  # processes (or threads) computing answers
+    api_sources: tuple[str, ...] = ()  # data sources the API may read (`file:` ones only when listed); empty = default
+    api_symbols: tuple[str, ...] = ()  # symbols the API answers for; empty = any
 
     def __repr__(self) -> str:
-        """Like the dataclass repr, with both webhook secrets and any database password masked."""
+        """Like the dataclass repr, with the webhook secrets, the API token and any database password masked."""
         shown = []
         for field in fields(self):
             value = getattr(self, field.name)
@@ -93,7 +103,7 @@ class Settings:
         return settings
 
 
-_SECRET_FIELDS = frozenset({"webhook_secret", "webhook_hmac_secret"})
+_SECRET_FIELDS = frozenset({"webhook_secret", "webhook_hmac_secret", "api_token"})
 
 
 def _check(settings: Settings) -> None:
@@ -105,6 +115,22 @@ def _check(settings: Settings) -> None:
         raise ConfigError("PINELAB_WEBHOOK_AUDIT_DAYS must be at least 1.")
     if settings.webhook_sqlite_synchronous.upper() not in {"FULL", "NORMAL", "EXTRA"}:
         raise ConfigError("PINELAB_WEBHOOK_SQLITE_SYNCHRONOUS must be FULL, EXTRA or NORMAL.")
+    check_api_settings(settings)
+
+
+def check_api_settings(settings: Settings) -> None:
+    """Raise `ConfigError` for API settings that cannot work (the sidecar checks them again when it mounts the API)."""
+    if settings.api_executor not in {"process", "thread"}:
+        raise ConfigError(f"PINELAB_API_EXECUTOR={settings.api_executor!r}: use process (default) or thread.")
+    if settings.api_workers < 1:
+        raise ConfigError("PINELAB_API_WORKERS must be at least 1.")
+    if settings.api_cache_ttl_s <= 0 or settings.api_timeout_s <= 0:
+        raise ConfigError("PINELAB_API_CACHE_TTL_S and PINELAB_API_TIMEOUT_S must be above 0 (defaults 30 and 20).")
+    if settings.api_rate_limit < 0:
+        raise ConfigError("PINELAB_API_RATE_LIMIT must be 0 (off) or more requests per second.")
+    if settings.api_token and len(settings.api_token) < 16:
+        raise ConfigError("PINELAB_API_TOKEN is shorter than 16 characters: anyone could guess it. "
+                          "Use `pinelab api-token create` or a long random string.")
 
 
 def _read_secrets(path: Path) -> dict[str, Any]:

@@ -27,11 +27,11 @@ from pinelab_core.features.walkforward import clear_fit_caches, refit_positions,
 from tests.conftest import random_walk_ohlcv
 from tests.test_features_defined import no_volume_flat_bars
 
-GROUPS = list(OPT_IN_GROUPS)
+GROUPS = ["hmm", "garch", "anomaly"]  # the fitted-model groups (mtf, the other opt-in group: test_features_mtf.py)
 
 
 def test_opt_in_groups_stay_out_of_the_default_build_and_catalog() -> None:
-    assert set(OPT_IN_GROUPS) == {"hmm", "garch", "anomaly"} and not set(OPT_IN_GROUPS) & set(FEATURE_GROUPS)
+    assert set(OPT_IN_GROUPS) == {*GROUPS, "mtf"} and not set(OPT_IN_GROUPS) & set(FEATURE_GROUPS)
     default = feature_catalog()
     assert not set(default["group"]) & set(OPT_IN_GROUPS)
     assert not {n for n in model_feature_names() if n.startswith(("hmm_", "garch_", "gjr_", "rz_", "iforest"))}

@@ -9,7 +9,7 @@ import pytest
 
 CORE = Path(__file__).resolve().parents[1] / "pinelab_core"
 DOMAIN = {"data", "features", "models", "rl", "training", "explain", "signals", "backtest", "live", "structure",
-          "sentiment"}
+          "sentiment", "insights"}
 FOUNDATION = {"store", "types", "errors", "config"}
 
 
@@ -41,14 +41,14 @@ def test_imports_point_one_way(path: Path) -> None:
     core_layers = {n.split(".")[1] for n in imported if n.startswith("pinelab_core.") and len(n.split(".")) > 1}
     if layer != "ui":
         assert not uses_streamlit, f"{path.name}: only pinelab_core.ui may import streamlit"
-    if layer in DOMAIN | FOUNDATION | {"webhook", "viz", "cli"}:
+    if layer in DOMAIN | FOUNDATION | {"webhook", "api", "viz", "cli"}:
         assert "ui" not in core_layers, f"{path.name} ({layer}) must not import pinelab_core.ui"
-    if layer in DOMAIN | FOUNDATION | {"webhook", "cli"}:
+    if layer in DOMAIN | FOUNDATION | {"webhook", "api", "cli"}:
         assert "viz" not in core_layers, f"{path.name} ({layer}) must not import pinelab_core.viz"
     if layer == "features":  # market structure is built on the features, never the other way round
         assert "structure" not in core_layers, f"{path.name}: features must not import pinelab_core.structure"
     if layer in FOUNDATION:
-        leaked = core_layers & (DOMAIN | {"webhook", "cli"})
+        leaked = core_layers & (DOMAIN | {"webhook", "api", "cli"})
         assert not leaked, f"{path.name}: foundation imports a domain module"
 
 

@@ -16,7 +16,7 @@ __all__ = ["build_parser", "main"]
 
 # Modules under pinelab_core.cli, in the order their subcommands appear in --help.
 COMMAND_MODULES: tuple[str, ...] = ("data", "features", "train", "signals", "sentiment", "predict", "backtest", "db",
-                                     "live", "paper")
+                                     "live", "paper", "api")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -17,8 +17,10 @@ __all__ = ["register"]
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     webhook = subparsers.add_parser(
         "webhook", help="run the TradingView webhook sidecar",
-        description="Serve POST /webhook/tradingview and GET /healthz with uvicorn. Requires "
-                    "PINELAB_WEBHOOK_SECRET (the alert's passphrase) or PINELAB_WEBHOOK_HMAC_SECRET (signed senders).",
+        description="Serve POST /webhook/tradingview and GET /healthz with uvicorn, and the read-only insights API "
+                    "under /api/v1 (bearer tokens: `pinelab api-token create`; docs at /docs; off with "
+                    "PINELAB_API_ENABLED=false; see docs/api.md). Requires PINELAB_WEBHOOK_SECRET (the alert's "
+                    "passphrase) or PINELAB_WEBHOOK_HMAC_SECRET (signed senders).",
     )
     webhook.add_argument("--host", default=None, help="address to bind (default PINELAB_WEBHOOK_HOST, 127.0.0.1)")
     webhook.add_argument("--port", type=int, default=None, help="port (default PINELAB_WEBHOOK_PORT, 8787)")
@@ -51,6 +53,8 @@ def _webhook(args: argparse.Namespace) -> int:
         print("WARNING: --insecure: no secret is configured, so every alert that reaches this port is accepted. "
               "Never put a tunnel or proxy in front of it.", file=sys.stderr)
     print(f"PineLab webhook listening on http://{host}:{port}/webhook/tradingview (Ctrl+C to stop)")
+    if settings.api_enabled:
+        print(f"Insights API on http://{host}:{port}/api/v1 (docs: /docs; tokens: pinelab api-token create)")
     serve(settings, host, port)
     return 0
 

@@ -2,7 +2,8 @@
 feature ranking against a label, and a Parquet cache keyed by data fingerprint + feature-set version.
 
     build_features(ohlcv, groups=None, dtype="float64") -> feature matrix (frame, dict or panel); the opt-in
-        groups in OPT_IN_GROUPS (hmm, garch, anomaly: models refitted walk-forward) only when named
+        groups in OPT_IN_GROUPS (hmm, garch, anomaly: models refitted walk-forward; mtf: multi-timeframe) only
+        when named
     build_features_cached(ohlcv, settings, groups=None) -> the same, read from cache when possible
     feature_catalog(groups=None) -> name, group, parameters, lookback, history, start_dependent, scale_free,
         description per column

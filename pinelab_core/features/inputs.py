@@ -15,7 +15,7 @@ from pinelab_core.errors import DataValidationError
 from pinelab_core.features.registry import ALL_SPECS, FEATURE_GROUPS, OPT_IN_GROUPS, SPECS
 from pinelab_core.features.spec import FeatureSpec
 
-__all__ = ["model_feature_names", "required_history"]
+__all__ = ["groups_to_build", "model_feature_names", "required_history"]
 
 
 def model_feature_names(
@@ -84,3 +84,16 @@ def _select(names: Iterable[str] | str | None) -> list[FeatureSpec]:
         raise DataValidationError(f"Unknown features or groups {unknown}; see feature_catalog(). {hint}".rstrip())
     groups, columns = {n.lower() for n in wanted if n.lower() in all_groups}, set(wanted)
     return [s for s in ALL_SPECS if s.group in groups or s.name in columns]
+
+
+_GROUP_OF: dict[str, str] = {s.name: s.group for s in ALL_SPECS}
+
+
+def groups_to_build(names: Iterable[str]) -> list[str] | None:
+    """The `groups` argument of `build_features` that yields these feature columns: None (the default build)
+    unless some belong to an opt-in group (e.g. a model trained on "mtf" or "hmm" features), then the default
+    groups plus those opt-in ones. Names PineLab does not build are left for the caller to report."""
+    opt_in = {_GROUP_OF.get(name) for name in names} & set(OPT_IN_GROUPS)
+    if not opt_in:
+        return None
+    return [*FEATURE_GROUPS, *(g for g in OPT_IN_GROUPS if g in opt_in)]

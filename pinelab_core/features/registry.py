@@ -23,6 +23,7 @@ from pinelab_core.features import (
     levels,
     moments,
     momentum,
+    mtf,
     patterns,
     regime,
     sparse,
@@ -60,11 +61,13 @@ _GROUP_MODULES: dict[str, ModuleType] = {
 }
 
 #: Groups built only when named: models fitted walk-forward (HMM, GARCH, isolation forest) cost far more than
-#: the rest of the matrix (bench/results/features.md), so `build_features(ohlcv)` leaves them out.
+#: the rest of the matrix (bench/results/features.md), so `build_features(ohlcv)` leaves them out; the
+#: multi-timeframe group too (the feature benchmark's budget, and not every model wants a coarser view).
 _OPT_IN_MODULES: dict[str, ModuleType] = {
     "hmm": hmm_regime,
     "garch": garch,
     "anomaly": anomaly,
+    "mtf": mtf,
 }
 
 #: Feature groups of the default build, in matrix order.
@@ -73,7 +76,9 @@ FEATURE_GROUPS: tuple[str, ...] = tuple(_GROUP_MODULES)
 OPT_IN_GROUPS: tuple[str, ...] = tuple(_OPT_IN_MODULES)
 #: What a trader choosing groups should know about the opt-in ones (the Features and Training pages show it).
 OPT_IN_NOTE = ("hmm (regime probabilities), garch (conditional volatility) and anomaly (isolation forest, robust "
-               "z-scores) refit models walk-forward on past bars only: causal, but slower, so not picked by default.")
+               "z-scores) refit models walk-forward on past bars only: causal, but slower, so not picked by default; "
+               "mtf (multi-timeframe: the closed 4x and 24x bars' return, trend, RSI, range and volatility) is "
+               "optional too.")
 
 #: Every feature of the default build, in matrix order.
 SPECS: tuple[FeatureSpec, ...] = tuple(s for module in _GROUP_MODULES.values() for s in module.SPECS)

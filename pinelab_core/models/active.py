@@ -148,8 +148,11 @@ def member_inputs(active: ActiveEnsemble, ohlcv: pd.DataFrame) -> dict[str, pd.D
         else:
             if features is None:
                 from pinelab_core.features import build_features
+                from pinelab_core.features.inputs import groups_to_build
 
-                features = build_features(ohlcv)
+                # the default build, plus any optional group (e.g. "mtf") a member was trained on
+                names = [n for m in active.members if not m.reads_candles for n in m.feature_names]
+                features = build_features(ohlcv, groups=groups_to_build(names))
             frame = features
         missing = [name for name in member.feature_names if name not in frame.columns]
         if missing:

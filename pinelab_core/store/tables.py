@@ -16,6 +16,7 @@ from sqlmodel import Field, SQLModel
 
 __all__ = [
     "AggregatedSignalRow",
+    "ApiTokenRow",
     "BacktestDetailRow",
     "BacktestRow",
     "BacktestTrialRow",
@@ -380,6 +381,22 @@ class BacktestTrialRow(SQLModel, table=True):
     metrics_json: str = Field(default="{}", sa_column=Column(Text))
     moments_json: str = Field(default="[]", sa_column=Column(Text))  # block moments for DSR and PBO
     created_at: datetime = Field(default_factory=utcnow)
+
+
+# --- insights API ------------------------------------------------------------------------------
+
+
+class ApiTokenRow(SQLModel, table=True):
+    """A bearer token of the read-only insights API. Only its SHA-256 is kept (the token is shown once, when
+    created); a revoked token keeps its row, with `revoked_at`, so the list says what was revoked and when."""
+
+    __tablename__ = "api_token"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64, unique=True)
+    prefix: str = Field(max_length=16)  # the token's first characters, to recognise it in a list
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    revoked_at: datetime | None = None
 
 
 # --- reinforcement-learning agents ---------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The FastAPI app of the webhook sidecar: `POST /webhook/tradingview` and `GET /healthz`.
+"""The FastAPI app of the webhook sidecar: `POST /webhook/tradingview`, `GET /healthz` and the read-only
+insights API under `/api/v1` (`pinelab_core.api`, when `api_enabled`; docs at /docs).
 
 The body is read by hand, not by a pydantic model, so that size is enforced before parsing (413),
 JSON, text/plain JSON and plain sentences all land, and every refusal gets the right status and a
@@ -119,28 +120,39 @@ def create_app(settings: Settings, *, engine: Engine | None = None, enrich: bool
         raise ConfigError(INSECURE_REFUSAL)
     if not secrets:
         log.warning("Webhook sidecar running WITHOUT a secret (--insecure): anything that reaches it is accepted.")
-    _guard_logs(secrets)
+    _guard_logs((*secrets, settings.api_token))
     engine = engine if engine is not None else get_engine(settings)
     enricher = AlertEnricher(engine, settings) if (settings.webhook_enrich if enrich is None else enrich) else None
     writer = AlertWriter(engine, on_new_alerts=enricher.enqueue if enricher else None,
                          wait_s=settings.webhook_store_wait_s, synchronous=settings.webhook_sqlite_synchronous,
                          audit_days=settings.webhook_audit_days)
 
+    api = None
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         writer.start()
         if enricher:
             enricher.start()
+        if api is not None:
+            await run_in_threadpool(api.start)  # reads the tokens once: not on the loop
         yield
         await run_in_threadpool(writer.close)
         if enricher:
             enricher.close()
+        if api is not None:
+            api.close()
 
-    app = FastAPI(title="PineLab webhook sidecar", version="1", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(title="PineLab webhook sidecar", version="1", lifespan=lifespan,
+                  docs_url="/docs" if settings.api_enabled else None, redoc_url=None)
     app.state.writer, app.state.enricher = writer, enricher
     _add_error_handlers(app)
     _add_alert_route(app, settings, _Gate(settings), writer)
     _add_health_route(app, writer, enricher)
+    if settings.api_enabled:  # the read-only insights API (its own tokens, worker and cache; see pinelab_core.api)
+        from pinelab_core.api import mount_api
+
+        api = mount_api(app, settings, engine, health=writer.health)
     return app
 
 
@@ -150,7 +162,9 @@ def _secrets(settings: Settings) -> tuple[str, ...]:
 
 def _guard_logs(secrets: tuple[str, ...]) -> None:
     """Mask the secrets (and database passwords) in everything the sidecar's modules log."""
-    for name in ("pinelab_core.webhook.app", "pinelab_core.webhook.writer", "pinelab_core.webhook.enrich"):
+    for name in ("pinelab_core.webhook.app", "pinelab_core.webhook.writer", "pinelab_core.webhook.enrich",
+                 "pinelab_core.api.compute", "pinelab_core.api.cache", "pinelab_core.api.worker",
+                 "pinelab_core.api.tokens"):
         logger = logging.getLogger(name)
         for old in [f for f in logger.filters if isinstance(f, RedactingFilter)]:
             logger.removeFilter(old)
