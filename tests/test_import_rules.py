@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 CORE = Path(__file__).resolve().parents[1] / "pinelab_core"
-DOMAIN = {"data", "features", "models", "rl", "training", "explain", "signals", "backtest"}
+DOMAIN = {"data", "features", "models", "rl", "training", "explain", "signals", "backtest", "patterns"}
 FOUNDATION = {"store", "types", "errors", "config"}
 
 

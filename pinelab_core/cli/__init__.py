@@ -15,7 +15,7 @@ from pinelab_core.errors import PinelabError
 __all__ = ["build_parser", "main"]
 
 # Modules under pinelab_core.cli, in the order their subcommands appear in --help.
-COMMAND_MODULES: tuple[str, ...] = ("data", "features", "train", "signals", "predict", "backtest", "db")
+COMMAND_MODULES: tuple[str, ...] = ("data", "features", "train", "patterns", "signals", "predict", "backtest", "db")
 
 
 def build_parser() -> argparse.ArgumentParser:

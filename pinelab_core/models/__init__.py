@@ -3,6 +3,8 @@
     create_model("lightgbm", seed=0, device="auto", learning_rate=0.03) -> Model
     list_models() -> ["cnn", "lightgbm", "lstm", "random_forest", "xgboost"]
 
+    list_models("pattern") -> ["pattern_cnn"]     (the chart-pattern recogniser, see pinelab_core.patterns)
+
 Heavy libraries (torch, LightGBM, XGBoost, scikit-learn) load when a model fits or loads, not on import.
 The registry (`register_model`, `load_version`, ...) lives in `pinelab_core.models.registry`.
 """
@@ -17,6 +19,7 @@ from pinelab_core.models.base import DIRECTION_CLASSES, FitSummary, Model, Progr
 from pinelab_core.models.forest import RandomForestModel
 from pinelab_core.models.gbdt import LightGBMModel, XGBoostModel
 from pinelab_core.models.nets import CNNModel, LSTMModel
+from pinelab_core.models.patterns import ChartPatternModel
 
 __all__ = [
     "DIRECTION_CLASSES",
@@ -37,12 +40,13 @@ MODELS: dict[str, type[Model]] = {
     "random_forest": RandomForestModel,
     "lstm": LSTMModel,
     "cnn": CNNModel,
+    "pattern_cnn": ChartPatternModel,
 }
 
 
-def list_models() -> list[str]:
-    """The model names `create_model` accepts, sorted."""
-    return sorted(MODELS)
+def list_models(task: str = "direction") -> list[str]:
+    """The names of the models for `task` ("direction" or "pattern") that `create_model` accepts, sorted."""
+    return sorted(name for name, cls in MODELS.items() if cls.task == task)
 
 
 def model_class(name: str) -> type[Model]:

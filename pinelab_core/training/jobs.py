@@ -56,7 +56,7 @@ __all__ = [
 
 ACTIVE_STATUSES: tuple[str, ...] = ("queued", "running")
 FINAL_STATUSES: tuple[str, ...] = ("succeeded", "failed", "cancelled")
-JOB_KINDS: tuple[str, ...] = ("train",)
+JOB_KINDS: tuple[str, ...] = ("train", "patterns")
 STALE_AFTER_S = 120.0
 CANCEL_GRACE_S = 15.0
 CANCEL_MESSAGE = "cancel requested"

@@ -80,9 +80,10 @@ class JobReporter:
 
 
 def _runners() -> dict[str, JobRunner]:
+    from pinelab_core.patterns.training import run_pattern_job
     from pinelab_core.training.runner import run_train_job
 
-    return {"train": run_train_job}
+    return {"train": run_train_job, "patterns": run_pattern_job}
 
 
 def run_job(settings: Settings, job_id: int, runners: dict[str, JobRunner] | None = None,
