@@ -177,6 +177,8 @@ def _ensemble_predictions(view: MarketView) -> list[Signal]:
 
 #: Bars a pattern round scans (newest first); older detections were recorded by the rounds that saw them.
 PATTERN_SIGNAL_BARS = 300
+#: Probability at which a detected pattern becomes a call.
+PATTERN_SIGNAL_THRESHOLD = 0.5
 
 
 def _chart_patterns(view: MarketView) -> list[Signal]:
@@ -194,7 +196,7 @@ def _chart_patterns(view: MarketView) -> list[Signal]:
         model = cached_pattern_model(view.settings)
     except ModelNotFoundError:
         return []
-    events = pattern_events(scan_patterns(view.ohlcv, model, last=PATTERN_SIGNAL_BARS))
+    events = pattern_events(scan_patterns(view.ohlcv, model, last=PATTERN_SIGNAL_BARS), PATTERN_SIGNAL_THRESHOLD)
     positions = view.ohlcv.index.get_indexer(pd.DatetimeIndex(events["time"]))
     return [Signal("patterns", view.symbol, view.timeframe, view.ohlcv.index[p], int(d), float(prob),
                    view.horizon, str(view.regime.iloc[p]), float(view.ohlcv["close"].iloc[p]))
