@@ -149,3 +149,19 @@ def test_analyse_and_the_cli_report_detections_now_and_the_study(tiny: ChartPatt
     payload = json.loads(capsys.readouterr().out)
     assert payload["model"] == "chart-patterns@v1" and len(payload["now"]) == 5
     assert {"events", "study"} <= set(payload)
+
+
+def test_pattern_calls_get_their_own_track_record_in_the_consensus(
+        tiny: ChartPatternModel, settings: Settings, engine, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from pinelab_core.signals import run_signal_desk
+
+    register_pattern_model(settings, tiny)
+    ohlcv = random_walk_ohlcv(200, seed=6, freq="D")
+    scan = scan_patterns(ohlcv, tiny, last=300)
+    monkeypatch.setattr("pinelab_core.signals.sources.PATTERN_SIGNAL_THRESHOLD",
+                        float(np.quantile(scan.probabilities[scan.patterns].max(axis=1), 0.6)))
+    desk = run_signal_desk(ohlcv, "TEST", "1d", engine=engine, settings=settings, sources=["rsi", "patterns"])
+    performance = desk.performance.set_index("source")
+    assert "patterns" in performance.index and performance.loc["patterns", "signals"] > 0
+    assert performance.loc["patterns", "resolved"] > 0, "judged calls move the learned weight"
+    assert set(desk.signals["source"]) == {"rsi", "patterns"}

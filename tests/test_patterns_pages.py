@@ -9,11 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
-from test_predict_service import train_active_models
+from test_predict_pages import train_demo_models
 
 from pinelab_core.config import Settings
-from pinelab_core.models.active import clear_model_cache
-from pinelab_core.models.inference import clear_prediction_cache
 from pinelab_core.training.jobs import list_jobs
 from pinelab_core.viz import build_price_chart
 from pinelab_core.viz.patterns import add_pattern_markers, attention_bar, patterns_now_bar
@@ -73,13 +71,7 @@ def test_markers_sit_at_the_completion_bar_on_the_breakout_side() -> None:
 
 @pytest.mark.slow
 def test_explain_page_shows_the_lstm_attention() -> None:
-    from pinelab_core.data import load_ohlcv
-
-    clear_model_cache()
-    clear_prediction_cache()
-    settings = Settings.from_env()
-    ohlcv = load_ohlcv("DEMO-EQUITY", "1d", source="demo", settings=settings)
-    train_active_models(settings, ohlcv, ("lightgbm", "lstm"), symbol="DEMO-EQUITY", timeframe="1d")
+    train_demo_models(("lightgbm", "lstm"))
     app = _run(EXPLAIN, explain_history_bars=30)
     assert not app.exception, [e.value for e in app.exception]
     assert "LSTM attention" in [h.value for h in app.header]
