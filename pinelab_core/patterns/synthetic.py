@@ -6,7 +6,9 @@ bar a causal detector may report it at. A sample is a window of OHLCV bars:
 
 - a lead-in of plain noise, then the pattern over the last 60-100% of the window;
 - key points jittered, the skeleton interpolated to the pattern's bars and scaled to a random height of
-  1.5-4.5 noise standard deviations over the pattern (so some samples are easy and some are hard);
+  3-6 times the noise's standard deviation over the pattern's length (a random walk alone spans about 2 of
+  them), so the shape stands out of the noise as it must for a trader to call it a pattern, from clearly to
+  just;
 - noise: close-to-close log returns of a random stretch of a random demo market, demeaned and rescaled to
   a random per-bar volatility; opens, highs and lows keep that stretch's own bar shapes (gaps, wicks).
 
@@ -139,7 +141,7 @@ def pattern_window(name: str, bars: int, rng: np.random.Generator) -> pd.DataFra
     else:
         pattern_bars = int(round(bars * rng.uniform(0.6, 1.0)))
         skeleton = np.concatenate([np.zeros(bars - pattern_bars), _skeleton(name, pattern_bars, rng)])
-        height = rng.uniform(1.5, 4.5) * volatility * np.sqrt(pattern_bars)
+        height = rng.uniform(3.0, 6.0) * volatility * np.sqrt(pattern_bars)
         path = noise_path + skeleton * height
     return _bars(path, shapes * volatility, rng)
 
