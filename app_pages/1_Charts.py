@@ -4,7 +4,7 @@ market, with a "Patterns now" panel and the event study of each pattern on this 
 import streamlit as st
 
 from pinelab_core.errors import ModelNotFoundError, PinelabError
-from pinelab_core.patterns import analyse_patterns, submit_pattern_training
+from pinelab_core.patterns import analyse_patterns, latest_pattern_job, submit_pattern_training
 from pinelab_core.ui import app_settings, bars_table, chart_controls, current_selection, selected_ohlcv, show_error
 from pinelab_core.viz import build_price_chart
 from pinelab_core.viz.patterns import add_pattern_markers, patterns_now_bar
@@ -30,13 +30,19 @@ if show_patterns:
             report = analyse_patterns(ohlcv, settings, last=int(scan_bars), threshold=threshold)
         add_pattern_markers(chart.figure, report.events, ohlcv)
     except ModelNotFoundError as exc:
-        st.info(f"{exc}")
-        if st.button("Train the pattern model", type="primary", key="charts_train_patterns"):
-            try:
-                st.success(f"Training job {submit_pattern_training(settings)} queued. Follow it on the Training "
-                           "page; patterns appear here when it ends.")
-            except PinelabError as error:
-                show_error(error)
+        job = latest_pattern_job(settings)
+        if job is not None and job.is_active:
+            st.progress(job.progress, text=f"Training the pattern model (job {job.id}): {job.stage}")
+        else:
+            st.info(f"{exc}")
+            if job is not None and job.status == "failed":
+                st.error(f"The last pattern training (job {job.id}) failed: {job.error}")
+            if st.button("Train the pattern model", type="primary", key="charts_train_patterns"):
+                try:
+                    st.success(f"Training job {submit_pattern_training(settings)} queued; its progress shows here "
+                               "(rerun the page). Patterns appear when it ends.")
+                except PinelabError as error:
+                    show_error(error)
     except PinelabError as exc:
         show_error(exc)
 if chart.is_downsampled:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -19,11 +20,13 @@ from pinelab_core.patterns import (
     PatternTrainConfig,
     evaluate_patterns,
     generate_patterns,
+    latest_pattern_job,
     load_pattern_model,
     read_labelled_windows,
     render_batch,
     render_image,
     render_series,
+    submit_pattern_training,
     train_pattern_model,
 )
 from pinelab_core.training.runner import TrainRequest
@@ -143,6 +146,22 @@ def test_training_registers_an_active_scored_version(settings: Settings) -> None
     assert result.info.timeframe == "any" and result.labelled is not None
     assert {"accuracy", "macro_f1", "labelled_accuracy"} <= set(result.info.metrics)
     assert result.held_out.n_windows == 2 * len(PATTERN_CLASSES)
+
+
+def test_the_patterns_job_trains_and_registers_in_a_worker(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pinelab_core.training import jobs
+    from pinelab_core.training.worker import run_job
+
+    monkeypatch.setattr(jobs, "_spawn_worker", lambda settings, job_id: os.getpid())  # run it here instead
+    config = PatternTrainConfig(per_class=2, validation_per_class=1, test_per_class=1, epochs=1, channels=2,
+                                scales=[16, 32], device="cpu")
+    job_id = submit_pattern_training(settings, config)
+    assert jobs.get_job(settings, job_id).status == "running"
+    assert run_job(settings, job_id) == "succeeded"
+    job = jobs.get_job(settings, job_id)
+    assert job.result["versions"] == [{"name": "chart-patterns", "version": 1}]
+    assert latest_pattern_job(settings).id == job_id
+    assert load_pattern_model(settings).kind == "pattern_cnn"
 
 
 @pytest.mark.slow

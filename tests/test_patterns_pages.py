@@ -39,6 +39,8 @@ def test_without_a_pattern_model_the_charts_page_offers_to_train_one(monkeypatch
     jobs = list_jobs(Settings.from_env())
     assert [(j.kind, j.status) for j in jobs] == [("patterns", "queued")]
     assert any("queued" in s.value for s in app.success)
+    app.run()  # while it is queued or running, the page shows its progress instead of the button
+    assert app.get("progress") and not app.button
 
 
 def test_with_a_pattern_model_the_charts_page_shows_patterns_now_and_the_study() -> None:

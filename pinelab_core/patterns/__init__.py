@@ -4,6 +4,7 @@
     render_image(window, "candlestick"|"line") -> (128, 128)        what the net sees; render_series -> (4, 128)
     train_pattern_model(settings, PatternTrainConfig()) -> result   train, score, register "chart-patterns"
     submit_pattern_training(settings, config) -> job id             the same as a background job
+    latest_pattern_job(settings) -> JobInfo | None                  its progress, result or failure
     load_pattern_model(settings) / cached_pattern_model(settings)  the active version, verified
     evaluate_patterns(model, samples) -> PatternEvaluation          per-class precision/recall, confusion
     read_labelled_windows(csv) -> PatternSamples                    a hand-labelled set
@@ -41,6 +42,7 @@ from pinelab_core.patterns.training import (
     PATTERN_MODEL_NAME,
     PatternTrainConfig,
     PatternTrainResult,
+    latest_pattern_job,
     load_pattern_model,
     submit_pattern_training,
     train_pattern_model,
@@ -62,6 +64,7 @@ __all__ = [
     "cached_pattern_model",
     "evaluate_patterns",
     "generate_patterns",
+    "latest_pattern_job",
     "load_pattern_model",
     "pattern_event_study",
     "pattern_events",

@@ -30,6 +30,7 @@ __all__ = [
     "PATTERN_MODEL_NAME",
     "PatternTrainConfig",
     "PatternTrainResult",
+    "latest_pattern_job",
     "load_pattern_model",
     "run_pattern_job",
     "submit_pattern_training",
@@ -129,6 +130,13 @@ def submit_pattern_training(settings: Settings, config: PatternTrainConfig | Non
     from pinelab_core.training.jobs import submit_job
 
     return submit_job(settings, "patterns", (config or PatternTrainConfig()).to_dict())
+
+
+def latest_pattern_job(settings: Settings) -> Any:
+    """The newest "patterns" job (a `JobInfo`), or None: the Charts page shows its progress or its failure."""
+    from pinelab_core.training.jobs import list_jobs
+
+    return next((job for job in list_jobs(settings, limit=50) if job.kind == "patterns"), None)
 
 
 def run_pattern_job(settings: Settings, params: dict[str, Any], reporter: Any) -> dict[str, Any]:
