@@ -168,7 +168,8 @@ def test_the_patterns_job_trains_and_registers_in_a_worker(settings: Settings, m
 def test_the_cnn_learns_patterns_from_images() -> None:
     """Three easy classes, a few epochs: held-out accuracy far above chance (1/3). Learning works end to end."""
     classes = ("none", "double_top", "double_bottom")
-    model = ChartPatternModel(seed=0, device="cpu", epochs=6, channels=4, scales=[40], num_threads=1)
+    model = ChartPatternModel(seed=0, device="cpu", epochs=8, channels=4, scales=[40], num_threads=1, batch_size=16,
+                              learning_rate=3e-3)
     model.fit_samples(generate_patterns(per_class=60, seed=0, classes=classes, min_bars=30, max_bars=60))
     held = generate_patterns(per_class=20, seed=1, classes=classes, min_bars=30, max_bars=60)
     predicted = np.asarray(PATTERN_CLASSES)[model.predict_windows(held.windows).argmax(axis=1)]
