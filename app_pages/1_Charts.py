@@ -4,8 +4,16 @@ market, with a "Patterns now" panel and the event study of each pattern on this 
 import streamlit as st
 
 from pinelab_core.errors import ModelNotFoundError, PinelabError
-from pinelab_core.patterns import analyse_patterns, latest_pattern_job, submit_pattern_training
-from pinelab_core.ui import app_settings, bars_table, chart_controls, current_selection, selected_ohlcv, show_error
+from pinelab_core.patterns import latest_pattern_job, submit_pattern_training
+from pinelab_core.ui import (
+    app_settings,
+    bars_table,
+    chart_controls,
+    current_selection,
+    pattern_report,
+    selected_ohlcv,
+    show_error,
+)
 from pinelab_core.viz import build_price_chart
 from pinelab_core.viz.patterns import add_pattern_markers, patterns_now_bar
 
@@ -16,7 +24,7 @@ ohlcv = selected_ohlcv()
 overlays, show_levels = chart_controls()
 left, middle, right = st.columns(3)
 show_patterns = left.toggle("Mark chart patterns", value=True, key="charts_patterns")
-scan_bars = middle.number_input("Bars to scan", 50, 5000, 500, step=50, key="charts_pattern_bars")
+scan_bars = middle.number_input("Bars to scan", 50, 5000, 300, step=50, key="charts_pattern_bars")
 threshold = right.slider("Report at probability", 0.3, 0.95, 0.5, step=0.05, key="charts_pattern_threshold")
 try:
     chart = build_price_chart(ohlcv, overlays, show_levels=show_levels)
@@ -26,8 +34,7 @@ except PinelabError as exc:
 report = None
 if show_patterns:
     try:
-        with st.spinner("Looking for chart patterns…"):
-            report = analyse_patterns(ohlcv, settings, last=int(scan_bars), threshold=threshold)
+        report = pattern_report(ohlcv, settings, last=int(scan_bars), threshold=threshold)
         add_pattern_markers(chart.figure, report.events, ohlcv)
     except ModelNotFoundError as exc:
         job = latest_pattern_job(settings)

@@ -9,11 +9,13 @@ Pages use:
     selected_ohlcv() -> DataFrame          cached load of the selection, with its provenance note
     show_error(exc)                        message + what to do; no traceback for PinelabError
     chart_controls(), overlay_picker(), bars_table(ohlcv, file_stem=...)  shared widgets
+    pattern_report(ohlcv, settings, last=, threshold=) -> PatternReport  cached per model version
 """
 
 from pinelab_core.ui.feedback import show_error, what_to_do
 from pinelab_core.ui.market_data import clear_loaded_data, load_selection, provenance_note, selected_ohlcv
 from pinelab_core.ui.navigation import discover_pages, page_title
+from pinelab_core.ui.patterns import pattern_report
 from pinelab_core.ui.resources import app_engine, app_settings
 from pinelab_core.ui.selection import current_selection
 from pinelab_core.ui.sidebar import render_market_sidebar, save_upload
@@ -30,6 +32,7 @@ __all__ = [
     "load_selection",
     "overlay_picker",
     "page_title",
+    "pattern_report",
     "provenance_note",
     "render_market_sidebar",
     "save_upload",
