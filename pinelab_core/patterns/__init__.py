@@ -44,6 +44,7 @@ from pinelab_core.patterns.training import (
     PatternTrainResult,
     latest_pattern_job,
     load_pattern_model,
+    pattern_model_version,
     submit_pattern_training,
     train_pattern_model,
 )
@@ -69,6 +70,7 @@ __all__ = [
     "pattern_event_study",
     "pattern_events",
     "pattern_features",
+    "pattern_model_version",
     "patterns_now",
     "read_labelled_windows",
     "render_batch",

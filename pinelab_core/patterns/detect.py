@@ -122,13 +122,9 @@ def cached_pattern_model(settings: Settings) -> ChartPatternModel:
     Raises:
         ModelNotFoundError: none is trained yet.
     """
-    from pinelab_core.models.registry import get_version
-    from pinelab_core.patterns.training import PATTERN_MODEL_NAME, load_pattern_model
+    from pinelab_core.patterns.training import load_pattern_model, pattern_model_version
 
-    try:
-        info = get_version(settings, PATTERN_MODEL_NAME)
-    except Exception:  # noqa: BLE001 - the loader below raises the message that says how to train one
-        return load_pattern_model(settings)
+    info = pattern_model_version(settings)
     key = (str(settings.models_dir), f"{info.version}:{info.checksum}")
     with _LOCK:
         model = _CACHE.get(key)

@@ -39,12 +39,11 @@ def analyse_patterns(ohlcv: pd.DataFrame, settings: Settings, *, last: int | Non
     Raises:
         ModelNotFoundError: no pattern model is trained yet (the message says how to train one).
     """
-    from pinelab_core.models.registry import get_version
-    from pinelab_core.patterns.training import PATTERN_MODEL_NAME
+    from pinelab_core.patterns.training import pattern_model_version
 
     model = cached_pattern_model(settings)
     scan = scan_patterns(ohlcv, model, last=last)
     events = pattern_events(scan, threshold)
     study = pattern_event_study(ohlcv, events, horizon=horizon, cost=cost) if len(ohlcv) > horizon + 2 \
         else pd.DataFrame()
-    return PatternReport(scan, events, patterns_now(scan, top), study, get_version(settings, PATTERN_MODEL_NAME).ref)
+    return PatternReport(scan, events, patterns_now(scan, top), study, pattern_model_version(settings).ref)

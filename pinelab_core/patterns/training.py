@@ -32,6 +32,7 @@ __all__ = [
     "PatternTrainResult",
     "latest_pattern_job",
     "load_pattern_model",
+    "pattern_model_version",
     "run_pattern_job",
     "submit_pattern_training",
     "train_pattern_model",
@@ -108,6 +109,22 @@ def train_pattern_model(settings: Settings, config: PatternTrainConfig | None = 
     return PatternTrainResult(info, model, held_out, labelled)
 
 
+def pattern_model_version(settings: Settings, version: int | None = None) -> ModelVersionInfo:
+    """The registry entry of the active (else newest) pattern model, or of `version`.
+
+    Raises:
+        ModelNotFoundError: none is trained yet; the message says how to train one.
+    """
+    from pinelab_core.models.registry import get_version
+
+    try:
+        return get_version(settings, PATTERN_MODEL_NAME, version)
+    except ModelNotFoundError as exc:
+        raise ModelNotFoundError(
+            "No chart-pattern model is trained yet. Train it with `pinelab patterns train` or the Charts page's "
+            f"button (a few minutes on a CPU). ({exc})") from exc
+
+
 def load_pattern_model(settings: Settings, version: int | None = None, *, device: str = "cpu") -> ChartPatternModel:
     """The active (else newest) registered pattern model, verified like any registry model.
 
@@ -116,13 +133,8 @@ def load_pattern_model(settings: Settings, version: int | None = None, *, device
     """
     from pinelab_core.models.registry import load_version
 
-    try:
-        loaded = load_version(settings, PATTERN_MODEL_NAME, version, device=device)
-    except ModelNotFoundError as exc:
-        raise ModelNotFoundError(
-            "No chart-pattern model is trained yet. Train it with `pinelab patterns train` or the Charts page's "
-            f"button (a few minutes on a CPU). ({exc})") from exc
-    return loaded.model  # type: ignore[return-value]
+    info = pattern_model_version(settings, version)
+    return load_version(settings, info.name, info.version, device=device).model  # type: ignore[return-value]
 
 
 def submit_pattern_training(settings: Settings, config: PatternTrainConfig | None = None) -> int:

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from pinelab_core.config import Settings
-from pinelab_core.patterns import PATTERN_MODEL_NAME, PatternReport, analyse_patterns
+from pinelab_core.patterns import PatternReport, analyse_patterns, pattern_model_version
 
 __all__ = ["pattern_report"]
 
@@ -17,14 +17,7 @@ def pattern_report(ohlcv: pd.DataFrame, settings: Settings, *, last: int, thresh
     Raises:
         ModelNotFoundError: no pattern model is trained yet.
     """
-    from pinelab_core.models.registry import get_version
-    from pinelab_core.patterns.training import load_pattern_model
-
-    try:
-        version = get_version(settings, PATTERN_MODEL_NAME)
-    except Exception:  # noqa: BLE001 - the loader raises the message that says how to train one
-        load_pattern_model(settings)
-        raise
+    version = pattern_model_version(settings)
     return _cached(ohlcv, settings, last, threshold, f"{version.ref}:{version.checksum}")
 
 
