@@ -89,7 +89,7 @@ def pattern_events(scan: PatternScan, threshold: float = 0.5) -> pd.DataFrame:
     at = np.flatnonzero(onset) + 1
     names = [scan.patterns[i] for i in best[at]]
     closes = scan.close.to_numpy()
-    directions = [_direction(name, closes, i) for name, i in zip(names, at, strict=True)]
+    directions = [_direction(name, closes, int(i)) for name, i in zip(names, at, strict=True)]
     return pd.DataFrame({"time": probs.index[at], "pattern": names, "probability": strength[at],
                          "direction": np.asarray(directions, dtype=np.int64),
                          "bars": scan.scale.to_numpy()[at], "close": closes[at]}, columns=columns)
