@@ -179,3 +179,16 @@ def test_the_cnn_learns_patterns_from_images() -> None:
 def test_samples_must_not_be_empty() -> None:
     with pytest.raises(Exception, match="No pattern samples"):
         ChartPatternModel(device="cpu").fit_samples(PatternSamples([], np.empty(0, dtype=np.int64)))
+
+
+def test_cli_trains_registers_and_reports_the_scores(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from pinelab_core.cli import main
+
+    assert main(["patterns", "train", "--per-class", "2", "--epochs", "1", "--channels", "2", "--device", "cpu",
+                 "--style", "line", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["model"] == "chart-patterns@v1" and 0.0 <= payload["metrics"]["accuracy"] <= 1.0
+    assert len(payload["held_out"]) == len(PATTERN_CLASSES) and len(payload["confusion"]) == len(PATTERN_CLASSES)
+    assert load_pattern_model(Settings.from_env()).params["style"] == "line"
