@@ -192,3 +192,16 @@ def test_cli_trains_registers_and_reports_the_scores(capsys: pytest.CaptureFixtu
     assert payload["model"] == "chart-patterns@v1" and 0.0 <= payload["metrics"]["accuracy"] <= 1.0
     assert len(payload["held_out"]) == len(PATTERN_CLASSES) and len(payload["confusion"]) == len(PATTERN_CLASSES)
     assert load_pattern_model(Settings.from_env()).params["style"] == "line"
+
+
+def test_importing_patterns_loads_neither_torch_nor_the_backtest_engine() -> None:
+    """Every page imports pinelab_core.ui, which imports the patterns package: it must stay light (an eager
+    backtest import once added seconds to every page's first load)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, pinelab_core.patterns; "
+            "print(sorted(m for m in ('torch', 'pinelab_core.backtest', 'sklearn') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            cwd=Path(__file__).resolve().parents[1]).stdout.strip()
+    assert loaded == "[]"

@@ -18,7 +18,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pinelab_core.backtest.roundtrip import round_trip_returns
 from pinelab_core.errors import DataValidationError
 
 __all__ = ["STUDY_COLUMNS", "pattern_event_study"]
@@ -43,6 +42,8 @@ def pattern_event_study(ohlcv: pd.DataFrame, events: pd.DataFrame, *, horizon: i
     Returns:
         Index = pattern; columns `STUDY_COLUMNS`. `pending` counts events too recent to have an exit yet.
     """
+    from pinelab_core.backtest.roundtrip import round_trip_returns  # the engine loads when a study runs, not on import
+
     if horizon < 1 or cost < 0 or n_random < 1:
         raise DataValidationError(f"Event study needs horizon >= 1, cost >= 0, n_random >= 1; got {horizon}, "
                                   f"{cost}, {n_random}.")
@@ -71,6 +72,8 @@ def _study_one(ohlcv: pd.DataFrame, events: pd.DataFrame, random_returns: dict[i
     positions, directions = positions[done], directions[done]
     if not len(positions):
         return [0, pending, np.nan, np.nan, np.nan, np.nan, np.nan, np.nan, np.nan]
+    from pinelab_core.backtest.roundtrip import round_trip_returns
+
     returns = round_trip_returns(ohlcv, positions, positions + horizon, directions, fees=cost)
     draws = rng.integers(0, len(random_returns[1]), size=(n_random, len(positions)))
     # Each random draw takes the round trip in the direction of the event it stands in for.
