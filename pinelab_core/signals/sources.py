@@ -1,7 +1,7 @@
 """Signal sources by name: each turns a market (OHLCV + context) into directional `Signal`s.
 
 The registry holds the rule signals (rsi, macd, bollinger, candlestick), TradingView alerts, the
-model ensemble's logged predictions and news sentiment. Add one (the RL agent, say) with
+model ensemble's logged predictions, news sentiment and chart-pattern breakouts. Add one (the RL agent, say) with
 `register_source(name, producer, description)`.
 """
 
@@ -185,6 +185,34 @@ def _sentiment(view: MarketView) -> list[Signal]:
             for when, d, s, p in zip(calls.index, calls["direction"], calls["strength"], positions, strict=True)]
 
 
+#: Bars a pattern round scans (newest first); older detections were recorded by the rounds that saw them.
+PATTERN_SIGNAL_BARS = 300
+#: Probability at which a detected pattern becomes a call.
+PATTERN_SIGNAL_THRESHOLD = 0.5
+
+
+def _chart_patterns(view: MarketView) -> list[Signal]:
+    """Breakout calls of the chart-pattern model: each detection at the bar its pattern completed.
+
+    Direction is the breakout the pattern implies (a symmetrical triangle: the way it broke), strength the
+    pattern's probability. No pattern model trained yet: no calls (the source stays silent, never guesses).
+    """
+    from pinelab_core.errors import ModelNotFoundError
+    from pinelab_core.patterns.detect import cached_pattern_model, pattern_events, scan_patterns
+
+    if view.settings is None or view.ohlcv.empty:
+        return []
+    try:
+        model = cached_pattern_model(view.settings)
+    except ModelNotFoundError:
+        return []
+    events = pattern_events(scan_patterns(view.ohlcv, model, last=PATTERN_SIGNAL_BARS), PATTERN_SIGNAL_THRESHOLD)
+    positions = view.ohlcv.index.get_indexer(pd.DatetimeIndex(events["time"]))
+    return [Signal("patterns", view.symbol, view.timeframe, view.ohlcv.index[p], int(d), float(prob),
+                   view.horizon, str(view.regime.iloc[p]), float(view.ohlcv["close"].iloc[p]))
+            for p, d, prob in zip(positions, events["direction"], events["probability"], strict=True) if d != 0]
+
+
 for _rule, _text in {
     "rsi": "RSI(14) back above 30 buys, back below 70 sells",
     "macd": "MACD crossing its signal line",
@@ -195,3 +223,4 @@ for _rule, _text in {
 register_source("tradingview", _tradingview_alerts, "your TradingView alerts received by the webhook")
 register_source("ensemble", _ensemble_predictions, "the model ensemble's logged predictions (when trained)")
 register_source("sentiment", _sentiment, "news headline sentiment, from the bar after publication")
+register_source("patterns", _chart_patterns, "breakouts of chart patterns found by the pattern CNN (when trained)")
