@@ -50,7 +50,7 @@ def test_with_a_pattern_model_the_charts_page_shows_patterns_now_and_the_study()
     assert [h.value for h in app.subheader][:2] == ["Patterns now", "What followed each pattern here"]
     figures = [json.loads(chart.proto.spec) for chart in app.get("plotly_chart")]
     now = figures[1]["data"][0]
-    assert now["type"] == "bar" and len(now["y"]) == 5 and "chart-patterns@v1" in app.caption[0].value
+    assert now["type"] == "bar" and len(now["y"]) == 5 and any("chart-patterns@v1" in c.value for c in app.caption)
     app.toggle(key="charts_patterns").set_value(False).run()
     assert not app.exception and "Patterns now" not in [h.value for h in app.subheader]
 
