@@ -1,12 +1,14 @@
 """Explain: why the ensemble (and each model in it) made its call at any bar, in additive SHAP values;
-plus the global picture over recent bars: mean |SHAP| ranking, beeswarm and dependence plots."""
+the LSTM members' attention over their window; plus the global picture over recent bars: mean |SHAP| ranking,
+beeswarm and dependence plots."""
 
 import streamlit as st
 
 from pinelab_core.errors import ModelNotFoundError, PinelabError
-from pinelab_core.explain import explain, explain_history
+from pinelab_core.explain import explain, explain_attention, explain_history
 from pinelab_core.ui import app_settings, current_selection, selected_ohlcv, show_error
 from pinelab_core.viz.explain import beeswarm, dependence_plot, importance_bar, waterfall
+from pinelab_core.viz.patterns import attention_bar
 from pinelab_core.viz.predictions import in_sample_note
 
 settings = app_settings()
@@ -52,6 +54,20 @@ for tab, (key, member) in zip(tabs[1:], explanation.members.items(), strict=True
         st.plotly_chart(waterfall(member.base_value, member.contributions, member.output,
                                   feature_values=explanation.feature_values, title=key), theme=None,
                         key=f"explain_waterfall_{key}")
+
+try:
+    attention = explain_attention(selection.symbol, timeframe, selection.source, bar=bar, settings=settings,
+                                  ohlcv=ohlcv)
+except PinelabError as exc:
+    show_error(exc)
+    attention = {}
+if attention:
+    st.header("LSTM attention")
+    st.caption("How much the explained bar's LSTM output attends to each bar of its window (averaged over heads, "
+               "sums to 1). Attention shows where the net looked, not why: the SHAP values above are the "
+               "additive explanation.")
+    for key, weights in attention.items():
+        st.plotly_chart(attention_bar(weights, title=key), theme=None, key=f"explain_attention_{key}")
 
 st.header("Global view")
 left, right = st.columns(2)

@@ -37,6 +37,7 @@ Charts
 Models and the model registry
     create_model(name, seed=0, device="auto", **params) -> Model (fit, predict_proba, save, load)
     list_models() -> ["a2c", "cnn", "dqn", "lightgbm", "lstm", "ppo", "random_forest", "xgboost"]
+    list_models() -> ["cnn", "lightgbm", "lstm", "random_forest", "xgboost"]  (list_models("pattern"): pattern_cnn)
     choose_device(preference="auto") -> torch.device (CUDA, then Apple MPS, then CPU)
     ModelManifest(name, kind, feature_names, label, data_fingerprint, metrics, ...)
     register_model(settings, model, manifest, oof=None, activate=False) -> ModelVersionInfo
@@ -53,6 +54,13 @@ Training (purged walk-forward, background jobs)
     tune(ohlcv, model, search_space=None, n_trials=10) -> TuningResult (nested walk-forward, test folds unseen)
     TrainRequest(symbols, models, ...); train_and_register(settings, request) -> [TrainedVersion]
     submit_job(settings, "train", request.to_dict()) -> job id; cancel_job, get_job, list_jobs, reconcile_jobs
+Chart patterns (pinelab_core.patterns)
+    generate_patterns(per_class=200, seed=0) -> PatternSamples (12 patterns + "none" on demo noise, ends at last bar)
+    render_image(window, "candlestick" | "line") -> 128x128 chart; render_series(window) -> (4, 128)
+    train_pattern_model(settings, PatternTrainConfig()) -> the CNN scored and registered as "chart-patterns"
+    analyse_patterns(ohlcv, settings, last=500, threshold=0.5) -> PatternReport (scan, detections at the bar a
+        pattern completes, the strongest now, event study after costs vs random entry)
+    pattern_features(ohlcv, model) -> causal pattern probabilities as feature columns
 Backtesting (the one execution engine: a decision at bar t's close fills at t+1's open)
     run_backtest(ohlcv, positions, *, fees=0.0, slippage=0.0, init_cash=10_000, **options) -> BacktestResult
         (.stats: n_trades, total_return, cagr, sharpe, ...; .equity; .trades); options: stop_loss, take_profit,
@@ -78,6 +86,7 @@ Predictions and explanations
     predict_many(symbols, timeframe="1d", source="auto") -> {symbol: Prediction or the error}
     explain(symbol, timeframe="1d", source="auto", bar=None) -> Explanation (SHAP; base + contributions = output)
     explain_history(symbol, ..., bars=150) -> SHAP values over recent bars (global importance, beeswarm)
+    explain_attention(symbol, ..., bar=None) -> each LSTM member's attention over its window
     resolve_outcomes(settings, ohlcv_loader) -> fills in logged predictions' outcomes once their horizon passed
     prediction_history(settings, symbol=None, timeframe=None) -> logged predictions with outcomes
 Signals and the TradingView webhook
@@ -101,6 +110,11 @@ Live (the scheduler, paper trading, notifications, models that keep learning; `p
     replay_alerts(ohlcv, alerts, ...) -> ReplayResult (`pinelab paper replay`)
     add_rule(engine, name, "consensus_flip" | "confidence_above" | ..., channel="webhook" | "email" | "inbox")
     head_to_head(engine, model) -> champion vs challenger on the same bars; promote(settings, engine, model, version)
+News sentiment (offline lexicon by default, FinBERT from PINELAB_FINBERT_PATH)
+    score_texts(texts, scorer="auto") -> [SentimentScore] (score in [-1, 1], label, scorer, per-sentence scores)
+    fetch_news(engine, symbol) / import_headlines(engine, csv) -> headlines stored with their scores
+    sentiment_panel(engine, symbol) -> SentimentPanel (headlines, daily scores, scorer, demo flag)
+    sentiment_features(ohlcv, headlines) -> sentiment_1d, sentiment_headlines_1d (from the bar after publication)
 Storage
     check_store(settings) -> StoreReport (backend, schema version, row counts; `pinelab db check`)
 Configuration and errors
@@ -114,6 +128,14 @@ from typing import Any
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
+    "generate_patterns": "pinelab_core.patterns",
+    "render_image": "pinelab_core.patterns",
+    "render_series": "pinelab_core.patterns",
+    "PatternTrainConfig": "pinelab_core.patterns",
+    "train_pattern_model": "pinelab_core.patterns",
+    "analyse_patterns": "pinelab_core.patterns",
+    "PatternReport": "pinelab_core.patterns",
+    "pattern_features": "pinelab_core.patterns",
     "run_signal_desk": "pinelab_core.signals.desk",
     "SignalDesk": "pinelab_core.signals.desk",
     "parse_alert": "pinelab_core.signals.tradingview",
@@ -128,6 +150,13 @@ _EXPORTS: dict[str, str] = {
     "SizingRule": "pinelab_core.signals.aggregate",
     "WeightRule": "pinelab_core.signals.weights",
     "create_webhook_app": "pinelab_core.webhook",
+    "score_texts": "pinelab_core.sentiment",
+    "SentimentScore": "pinelab_core.sentiment",
+    "fetch_news": "pinelab_core.sentiment",
+    "import_headlines": "pinelab_core.sentiment",
+    "sentiment_panel": "pinelab_core.sentiment",
+    "SentimentPanel": "pinelab_core.sentiment",
+    "sentiment_features": "pinelab_core.sentiment",
     "market_insights": "pinelab_core.insights",
     "MarketInsights": "pinelab_core.insights",
     "multi_timeframe_view": "pinelab_core.insights",
@@ -183,6 +212,7 @@ _EXPORTS: dict[str, str] = {
     "Forecast": "pinelab_core.models.ensemble",
     "explain": "pinelab_core.explain",
     "explain_history": "pinelab_core.explain",
+    "explain_attention": "pinelab_core.explain",
     "Explanation": "pinelab_core.explain",
     "resolve_outcomes": "pinelab_core.models.tracking",
     "prediction_history": "pinelab_core.models.tracking",

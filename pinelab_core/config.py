@@ -46,6 +46,9 @@ class Settings:
     webhook_store_wait_s: float = 2.0  # longest an alert waits for a locked store before its 503
     webhook_audit_days: int = 30  # how long the webhook's request audit is kept
     webhook_sqlite_synchronous: str = "FULL"  # FULL: an acknowledged alert survives power loss; NORMAL: a crash
+    sentiment_scorer: str = "auto"  # auto (FinBERT when finbert_path is set, else lexicon) | lexicon | finbert
+    finbert_path: str = ""  # a local FinBERT checkpoint folder (save_pretrained); never downloaded
+    lm_dictionary_path: str = ""  # your copy of the Loughran-McDonald Master Dictionary CSV (not shipped)
     api_enabled: bool = True  # serve the read-only insights API (/api/v1/...) on the sidecar
     api_token: str = ""  # a bearer token accepted besides those `pinelab api-token create` stores (hashed)
     api_rate_limit: float = 20.0  # requests per second per token (burst of one second); 0 = off

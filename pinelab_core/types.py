@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
 import pandas as pd
 
 __all__ = [
+    "symbol_key",
     "INDEX_NAME",
     "OHLCV_COLUMNS",
     "Action",
@@ -92,3 +94,8 @@ class MarketSelection:
     timeframe: Timeframe
     start: pd.Timestamp | None = None
     end: pd.Timestamp | None = None
+
+
+def symbol_key(symbol: str) -> str:
+    """Compare tickers across spellings: 'BINANCE:BTCUSDT', 'BTC/USDT' and 'btcusdt' are one market."""
+    return re.sub(r"[^A-Z0-9]", "", symbol.split(":")[-1].upper())

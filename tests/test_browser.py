@@ -3,7 +3,7 @@ Training job run end to end, and no figure draws its legend over its title or pl
 
 AppTest (tests/test_*pages.py) runs page scripts without a browser; what only a browser shows (the
 navigation, the sidebar after a reload, layout width, a figure's drawn legend) is checked here.
-Set PINELAB_SCREENSHOTS=<folder> to also save a screenshot of every page (the README's are made so).
+Set README_SCREENSHOTS=<folder> to also save a screenshot of every page (the README's are made so).
 """
 
 from __future__ import annotations
@@ -147,7 +147,7 @@ def test_no_figure_draws_its_legend_over_its_title_or_plot(dashboard: Dashboard,
         if problems:
             found[spec.title] = problems
             screenshot_on_failure(page, f"figures-{width}-{spec.url_path}")
-        folder = os.environ.get("PINELAB_SCREENSHOTS")
+        folder = os.environ.get("README_SCREENSHOTS")
         if folder and width == 1400:
             Path(folder).mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(Path(folder) / f"{spec.url_path}.jpg"), type="jpeg", quality=72)

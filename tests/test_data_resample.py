@@ -77,3 +77,15 @@ def test_same_timeframe_is_a_copy_and_attrs_survive() -> None:
 def test_finer_than_the_source_is_refused() -> None:
     with pytest.raises(DataValidationError, match="bars are 1h apart.*only aggregates to coarser"):
         resample_ohlcv(random_walk_ohlcv(50), "15m")
+
+
+def test_bars_spaced_like_the_target_but_off_its_grid_are_still_binned() -> None:
+    """Sparse minute bars whose most common gap is 5 minutes are not 5-minute bars (hypothesis found it):
+    00:01 and 00:12 fall in the 00:00 and 00:10 bins, and two bars in one bin are aggregated."""
+    minutes = random_walk_ohlcv(60, seed=1, freq="1min")
+    frame = minutes.iloc[[0, 1, 12, 17, 22, 27, 41]]
+    bars = resample_ohlcv(frame, "5m")
+    assert list(bars.index.strftime("%H:%M")) == ["00:00", "00:10", "00:15", "00:20", "00:25", "00:40"]
+    assert bars["volume"].iloc[0] == pytest.approx(frame["volume"].iloc[:2].sum())
+    aligned = minutes.iloc[::5]
+    pd.testing.assert_frame_equal(resample_ohlcv(aligned, "5m"), aligned)

@@ -9,7 +9,7 @@ from test_predict_service import SYMBOL, TIMEFRAME, planted_ohlcv, train_active_
 
 from pinelab_core.config import Settings
 from pinelab_core.errors import DataValidationError
-from pinelab_core.explain import explain, explain_history, explain_sequence, explain_tabular
+from pinelab_core.explain import explain, explain_attention, explain_history, explain_sequence, explain_tabular
 from pinelab_core.models import create_model
 from pinelab_core.models.active import clear_model_cache, load_active
 from pinelab_core.models.calibration import centred_log_probs
@@ -117,3 +117,19 @@ def test_global_history_is_additive_per_bar(active_market: tuple[Settings, pd.Da
     assert np.abs(combined.gap).max() < 1e-3
     assert set(members) == set(load_active(settings, SYMBOL, TIMEFRAME).versions)
     assert combined.mean_abs().iloc[0] >= combined.mean_abs().iloc[-1]
+
+
+def test_lstm_attention_is_a_distribution_over_its_window_read_from_the_past(
+        active_market: tuple[Settings, pd.DataFrame]) -> None:
+    settings, ohlcv = active_market
+    bar = ohlcv.index[900]
+    attention = explain_attention(SYMBOL, TIMEFRAME, "test", bar=str(bar), settings=settings, ohlcv=ohlcv)
+    assert list(attention) == ["test-lstm/v1"]
+    weights = attention["test-lstm/v1"]
+    assert len(weights) == 8 and weights.index[-1] == bar and list(weights.index) == list(ohlcv.index[893:901])
+    assert weights.sum() == pytest.approx(1.0, abs=1e-5) and (weights >= 0).all()
+    altered = ohlcv.copy()
+    altered.iloc[901:, :4] *= 2.0
+    again = explain_attention(SYMBOL, TIMEFRAME, "test", bar=bar, settings=settings, ohlcv=altered)
+    pd.testing.assert_series_equal(again["test-lstm/v1"], weights)
+    assert not np.allclose(weights.to_numpy(), 1 / 8), "a trained net does not attend uniformly"

@@ -9,7 +9,7 @@ import pytest
 
 CORE = Path(__file__).resolve().parents[1] / "pinelab_core"
 DOMAIN = {"data", "features", "models", "rl", "training", "explain", "signals", "backtest", "live", "structure",
-          "insights"}
+          "sentiment", "insights", "patterns"}
 FOUNDATION = {"store", "types", "errors", "config"}
 
 

@@ -16,16 +16,21 @@ PREDICTIONS = REPO_ROOT / "app_pages" / "5_Predictions.py"
 EXPLAIN = REPO_ROOT / "app_pages" / "6_Explain.py"
 
 
-@pytest.fixture
-def demo_models() -> Settings:
+def train_demo_models(kinds: tuple[str, ...] = ("lightgbm", "xgboost")) -> Settings:
+    """Active models of `kinds` on DEMO-EQUITY 1d in this test's store (the pages' default market)."""
     from pinelab_core.data import load_ohlcv
 
     clear_model_cache()
     clear_prediction_cache()
     settings = Settings.from_env()
     ohlcv = load_ohlcv("DEMO-EQUITY", "1d", source="demo", settings=settings)
-    train_active_models(settings, ohlcv, ("lightgbm", "xgboost"), symbol="DEMO-EQUITY", timeframe="1d")
+    train_active_models(settings, ohlcv, kinds, symbol="DEMO-EQUITY", timeframe="1d")
     return settings
+
+
+@pytest.fixture
+def demo_models() -> Settings:
+    return train_demo_models()
 
 
 def _run(page, **state: object) -> AppTest:  # type: ignore[no-untyped-def]

@@ -49,12 +49,12 @@ def resample_ohlcv(frame: pd.DataFrame, timeframe: str | Timeframe) -> pd.DataFr
             f"Cannot resample to {tf.value}: the data's bars are {_describe(spacing)} apart, and resampling "
             "only aggregates to coarser bars. Load a finer timeframe from the source instead."
         )
-    if spacing is not None and tf.seconds == spacing:
-        return frame.copy()
     stamps = frame.index.as_unit("ns").asi8
     step = tf.seconds * _NS
     origin = _FIRST_MONDAY_NS if tf is Timeframe.W1 else 0
     bins = origin + (stamps - origin) // step * step
+    if np.array_equal(bins, stamps):  # every bar already opens its own bin: nothing to aggregate
+        return frame.copy()
     # Bars are sorted, so each bin is a contiguous run: reduce each run in one vectorised pass
     # (pandas' resample would first materialise every empty night and weekend bin).
     starts = np.flatnonzero(np.concatenate(([True], bins[1:] != bins[:-1]))) if len(bins) else np.array([], int)

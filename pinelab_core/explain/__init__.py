@@ -2,6 +2,7 @@
 
     explain(symbol, timeframe="1d", source="auto", bar=None) -> Explanation   (any historical bar)
     explain_history(symbol, ..., bars=200) -> (ensemble Attribution, member Attributions)  (global views)
+    explain_attention(symbol, ..., bar=None) -> {"name/vN": weights over the window}  (LSTM members)
     explain_tabular / explain_sequence / ensemble_attribution: the building blocks
 """
 
@@ -12,7 +13,7 @@ from typing import Any
 from pinelab_core.explain.attribution import OUTPUT_SPACE, Attribution
 from pinelab_core.explain.ensemble import Explanation, MemberExplanation, ensemble_attribution, explanation_at
 from pinelab_core.explain.nets import explain_sequence
-from pinelab_core.explain.service import explain, explain_history
+from pinelab_core.explain.service import explain, explain_attention, explain_history
 from pinelab_core.explain.trees import explain_tabular
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "MemberExplanation",
     "ensemble_attribution",
     "explain",
+    "explain_attention",
     "explain_history",
     "explain_sequence",
     "explain_tabular",

@@ -25,7 +25,7 @@ from pinelab_core.explain.attribution import Attribution
 from pinelab_core.models.base import Model
 from pinelab_core.models.schema import to_matrix
 
-__all__ = ["explain_sequence", "sequence_net"]
+__all__ = ["attention_over_window", "explain_sequence", "sequence_net"]
 
 MAX_STEPS = 256
 
@@ -120,3 +120,28 @@ def _scaled_net(net: Any, matrix: np.ndarray) -> tuple[Any, np.ndarray]:
         scaled = scaler(torch.as_tensor(matrix)).numpy()
     net.scaler = torch.nn.Identity()
     return net, scaled
+
+
+def attention_over_window(model: Model, X: pd.DataFrame, row: int) -> pd.Series:
+    """The LSTM's attention from bar `row` of X over the bars of its window, indexed by bar time (sums to 1).
+
+    Raises:
+        ModelSchemaError: the model's net has no attention (only `lstm` has).
+        DataValidationError: the bar has fewer than `window - 1` bars of history in X.
+    """
+    import torch
+
+    from pinelab_core.errors import DataValidationError
+
+    net = sequence_net(model)
+    if not hasattr(net, "attention_weights"):
+        raise ModelSchemaError(f"The {model.kind} model has no attention layer; only lstm models do.")
+    window = int(model.window)  # type: ignore[attr-defined]
+    first = int(row) + 1 - window
+    if first < 0:
+        raise DataValidationError(f"The bar needs {window - 1} bars of history before it for the {model.kind} window.")
+    values = to_matrix(X[list(model.input_columns_)].iloc[first:row + 1])  # type: ignore[attr-defined]
+    device = next(net.parameters()).device
+    weights = net.attention_weights(torch.as_tensor(values[None], dtype=torch.float32, device=device))
+    return pd.Series(weights[0].float().cpu().numpy().astype(np.float64), index=X.index[first:row + 1],
+                     name="attention")

@@ -15,14 +15,14 @@ from pinelab_core.config import Settings
 from pinelab_core.errors import DataValidationError
 from pinelab_core.explain.attribution import Attribution
 from pinelab_core.explain.ensemble import Explanation, ensemble_attribution, explanation_at
-from pinelab_core.explain.nets import explain_sequence
+from pinelab_core.explain.nets import attention_over_window, explain_sequence
 from pinelab_core.explain.trees import explain_tabular
 from pinelab_core.models.active import ActiveEnsemble, load_active, member_inputs, member_probabilities
 from pinelab_core.models.base import DIRECTION_CLASSES
 from pinelab_core.models.inference import is_in_sample
 from pinelab_core.types import Timeframe
 
-__all__ = ["explain", "explain_history", "explain_rows"]
+__all__ = ["explain", "explain_attention", "explain_history", "explain_rows"]
 
 _BACKGROUND_ROWS = 100
 
@@ -82,6 +82,29 @@ def explain_history(symbol: str, timeframe: str = "1d", source: str = "auto", se
     rows = np.arange(len(sliced) - bars, len(sliced))
     combined, members, _, _ = explain_rows(active, sliced, rows, target_class=target_class, quick=True)
     return combined, members
+
+
+def explain_attention(symbol: str, timeframe: str = "1d", source: str = "auto", bar: str | pd.Timestamp | None = None,
+                      settings: Settings | None = None, *, ohlcv: pd.DataFrame | None = None) -> dict[str, pd.Series]:
+    """Each active LSTM member's attention weights over the window that ends at `bar` (default: the last bar).
+
+    Read from the bars up to `bar` only, like `explain`. Returns member key ("name/vN") -> weights indexed by
+    bar time; empty when the ensemble has no LSTM.
+
+    Raises:
+        ModelNotFoundError: no active model (train one first).
+    """
+    settings = settings or Settings.from_env()
+    timeframe = Timeframe.parse(timeframe).value
+    ohlcv = _load(symbol, timeframe, source, settings, ohlcv)
+    active = load_active(settings, symbol, timeframe)
+    lstms = [m for m in active.members if m.kind == "lstm"]
+    if not lstms:
+        return {}
+    sliced = active.history_slice(ohlcv, _bar_position(ohlcv, bar))
+    inputs = member_inputs(active, sliced)
+    return {m.key: attention_over_window(m.model, inputs[m.key], len(sliced) - 1) for m in lstms
+            if len(sliced) >= m.model.context_rows + 1}
 
 
 def explain_rows(active: ActiveEnsemble, ohlcv: pd.DataFrame, rows: np.ndarray, *, target_class: str | None = None,

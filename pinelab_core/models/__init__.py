@@ -4,6 +4,8 @@
     create_model("ppo", seed=0, timesteps=50_000) -> an RL agent (pinelab_core.rl; learns with .learn(ohlcv))
     list_models() -> ["a2c", "cnn", "dqn", "lightgbm", "lstm", "ppo", "random_forest", "xgboost"]
 
+    list_models("pattern") -> ["pattern_cnn"]     (the chart-pattern recogniser, see pinelab_core.patterns)
+
 Heavy libraries (torch, LightGBM, XGBoost, scikit-learn) load when a model fits or loads, not on import.
 The registry (`register_model`, `load_version`, ...) lives in `pinelab_core.models.registry`.
 """
@@ -18,6 +20,7 @@ from pinelab_core.models.base import DIRECTION_CLASSES, FitSummary, Model, Progr
 from pinelab_core.models.forest import RandomForestModel
 from pinelab_core.models.gbdt import LightGBMModel, XGBoostModel
 from pinelab_core.models.nets import CNNModel, LSTMModel
+from pinelab_core.models.patterns import ChartPatternModel
 from pinelab_core.rl.agents import AGENT_KINDS
 
 __all__ = [
@@ -40,12 +43,13 @@ MODELS: dict[str, type[Model]] = {
     "lstm": LSTMModel,
     "cnn": CNNModel,
     **AGENT_KINDS,  # reinforcement-learning agents (ppo, a2c, dqn): they learn by trading, see pinelab_core.rl
+    "pattern_cnn": ChartPatternModel,
 }
 
 
-def list_models() -> list[str]:
-    """The model names `create_model` accepts, sorted."""
-    return sorted(MODELS)
+def list_models(task: str = "direction") -> list[str]:
+    """The names of the models for `task` ("direction" or "pattern") that `create_model` accepts, sorted."""
+    return sorted(name for name, cls in MODELS.items() if cls.task == task)
 
 
 def model_class(name: str) -> type[Model]:

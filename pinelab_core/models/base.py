@@ -58,6 +58,8 @@ class Model(ABC):
 
     kind: ClassVar[str] = ""
     input_kind: ClassVar[str] = "tabular"  # "tabular" or "sequence"
+    #: What the model predicts: "direction" (the three `DIRECTION_CLASSES`) or "pattern" (chart patterns).
+    task: ClassVar[str] = "direction"
     #: The hyperparameter that fixes how many rounds (trees, epochs) `fit` runs when no validation rows are
     #: given; the deployed refit sets it to the walk-forward folds' median best iteration. None: the model
     #: does not early-stop.

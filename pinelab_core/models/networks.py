@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["CandleCNN", "InputScaler", "LSTMAttentionNet"]
+__all__ = ["CandleCNN", "InputScaler", "LSTMAttentionNet", "PatternCNN"]
 
 
 class InputScaler(nn.Module):
@@ -68,6 +68,19 @@ class LSTMAttentionNet(nn.Module):
         mixed = self.norm(sequence + attended)
         return self.head(mixed[:, -1])
 
+    @torch.no_grad()
+    def attention_weights(self, x: torch.Tensor) -> torch.Tensor:
+        """How much the last bar (whose output is classified) attends to each bar of its window: (batch, window).
+
+        Averaged over heads; each row sums to 1. Read in eval mode so attention dropout does not blank weights.
+        """
+        was_training = self.training
+        self.eval()
+        sequence, _ = self.lstm(self.scaler(x))
+        _, weights = self.attention(sequence, sequence, sequence, need_weights=True, average_attn_weights=True)
+        self.train(was_training)
+        return weights[:, -1]
+
 
 class CandleCNN(nn.Module):
     """1-D convolutions over the window of normalised candles, pooled (mean, max, last bar), then a classifier."""
@@ -94,3 +107,33 @@ class CandleCNN(nn.Module):
         # Average and peak response over the window, plus the response at the latest bar, which matters most.
         pooled = torch.cat([maps.mean(dim=-1), maps.amax(dim=-1), maps[..., -1]], dim=-1)
         return self.head(pooled)
+
+
+class PatternCNN(nn.Module):
+    """Strided convolutions over a chart image (batch, 1, H, W) or a series (batch, 4, L), pooled, classified.
+
+    Inputs are already scale-free (each window normalised to its own range by `patterns.render`), so no
+    `InputScaler`: the net sees pixels and [0, 1] prices as drawn.
+    """
+
+    def __init__(self, n_classes: int, *, dims: int = 2, in_channels: int = 1, channels: int = 8, layers: int = 4,
+                 dropout: float = 0.1) -> None:
+        super().__init__()
+        if dims not in (1, 2):
+            raise ValueError(f"dims must be 1 (series) or 2 (image), got {dims}")
+        self.n_classes = n_classes
+        conv, norm = (nn.Conv2d, nn.BatchNorm2d) if dims == 2 else (nn.Conv1d, nn.BatchNorm1d)
+        blocks: list[nn.Module] = []
+        width = in_channels
+        for layer in range(layers):
+            out = channels * 2 ** min(layer, 2)
+            kernel = 5 if layer == 0 else 3
+            blocks += [conv(width, out, kernel, stride=2, padding=kernel // 2), norm(out), nn.GELU()]
+            width = out
+        self.features = nn.Sequential(*blocks)
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * width, n_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        maps = self.features(x).flatten(2)  # (batch, channels, positions)
+        # Mean and peak response: where a shape sits in the window matters less than whether it is there.
+        return self.head(torch.cat([maps.mean(dim=-1), maps.amax(dim=-1)], dim=-1))

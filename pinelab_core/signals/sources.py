@@ -1,13 +1,12 @@
 """Signal sources by name: each turns a market (OHLCV + context) into directional `Signal`s.
 
-The registry holds the rule signals (rsi, macd, bollinger, candlestick), TradingView alerts and
-the model ensemble's logged predictions. Add one (the RL agent, say) with
+The registry holds the rule signals (rsi, macd, bollinger, candlestick), TradingView alerts, the
+model ensemble's logged predictions, news sentiment and chart-pattern breakouts. Add one (the RL agent, say) with
 `register_source(name, producer, description)`.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC
@@ -21,7 +20,7 @@ from pinelab_core.errors import DataValidationError
 from pinelab_core.signals.regime import market_regime
 from pinelab_core.signals.rules import RULES
 from pinelab_core.store.tables import PredictionRow, TradingViewAlertRow
-from pinelab_core.types import Timeframe
+from pinelab_core.types import Timeframe, symbol_key
 
 __all__ = [
     "SIGNAL_SOURCES",
@@ -83,11 +82,6 @@ SIGNAL_SOURCES: dict[str, SignalSource] = {}
 def register_source(name: str, produce: Producer, description: str) -> None:
     """Add (or replace) a signal source under a short name."""
     SIGNAL_SOURCES[name] = SignalSource(name, produce, description)
-
-
-def symbol_key(symbol: str) -> str:
-    """Compare tickers across spellings: 'BINANCE:BTCUSDT', 'BTC/USDT' and 'btcusdt' are one market."""
-    return re.sub(r"[^A-Z0-9]", "", symbol.split(":")[-1].upper())
 
 
 def generate_signals(view: MarketView, sources: list[str] | None = None) -> list[Signal]:
@@ -175,6 +169,50 @@ def _ensemble_predictions(view: MarketView) -> list[Signal]:
     return signals
 
 
+def _sentiment(view: MarketView) -> list[Signal]:
+    """News sentiment: at each bar where a headline starts to count (the bar after it was published), the sign
+    of the daily score (see `sentiment.sentiment_calls`). Demo markets use the shipped demo headlines."""
+    if view.engine is None or view.ohlcv.empty:
+        return []
+    from pinelab_core.sentiment import market_headlines, sentiment_calls
+
+    _, headlines = market_headlines(view.engine, view.symbol, view.settings)
+    calls = sentiment_calls(view.ohlcv, headlines)
+    positions = view.ohlcv.index.get_indexer(calls.index)
+    closes, regimes = view.ohlcv["close"].to_numpy(), view.regime.to_numpy()
+    return [Signal("sentiment", view.symbol, view.timeframe, when, int(d), float(s), view.horizon,
+                   str(regimes[p]), float(closes[p]))
+            for when, d, s, p in zip(calls.index, calls["direction"], calls["strength"], positions, strict=True)]
+
+
+#: Bars a pattern round scans (newest first); older detections were recorded by the rounds that saw them.
+PATTERN_SIGNAL_BARS = 300
+#: Probability at which a detected pattern becomes a call.
+PATTERN_SIGNAL_THRESHOLD = 0.5
+
+
+def _chart_patterns(view: MarketView) -> list[Signal]:
+    """Breakout calls of the chart-pattern model: each detection at the bar its pattern completed.
+
+    Direction is the breakout the pattern implies (a symmetrical triangle: the way it broke), strength the
+    pattern's probability. No pattern model trained yet: no calls (the source stays silent, never guesses).
+    """
+    from pinelab_core.errors import ModelNotFoundError
+    from pinelab_core.patterns.detect import cached_pattern_model, pattern_events, scan_patterns
+
+    if view.settings is None or view.ohlcv.empty:
+        return []
+    try:
+        model = cached_pattern_model(view.settings)
+    except ModelNotFoundError:
+        return []
+    events = pattern_events(scan_patterns(view.ohlcv, model, last=PATTERN_SIGNAL_BARS), PATTERN_SIGNAL_THRESHOLD)
+    positions = view.ohlcv.index.get_indexer(pd.DatetimeIndex(events["time"]))
+    return [Signal("patterns", view.symbol, view.timeframe, view.ohlcv.index[p], int(d), float(prob),
+                   view.horizon, str(view.regime.iloc[p]), float(view.ohlcv["close"].iloc[p]))
+            for p, d, prob in zip(positions, events["direction"], events["probability"], strict=True) if d != 0]
+
+
 for _rule, _text in {
     "rsi": "RSI(14) back above 30 buys, back below 70 sells",
     "macd": "MACD crossing its signal line",
@@ -184,3 +222,5 @@ for _rule, _text in {
     register_source(_rule, _rule_producer(_rule), _text)
 register_source("tradingview", _tradingview_alerts, "your TradingView alerts received by the webhook")
 register_source("ensemble", _ensemble_predictions, "the model ensemble's logged predictions (when trained)")
+register_source("sentiment", _sentiment, "news headline sentiment, from the bar after publication")
+register_source("patterns", _chart_patterns, "breakouts of chart patterns found by the pattern CNN (when trained)")

@@ -25,6 +25,7 @@ __all__ = [
     "MarketRegimeRow",
     "ModelRow",
     "ModelVersionRow",
+    "NewsHeadlineRow",
     "PredictionRow",
     "PriceBarRow",
     "PriceFetchRow",
@@ -733,3 +734,30 @@ class ModelPerformanceRow(SQLModel, table=True):
     brier: float | None = None
     strategy_return: float | None = None
     created_at: datetime = Field(default_factory=utcnow)
+# --- news sentiment ----------------------------------------------------------------------------
+
+
+class NewsHeadlineRow(SQLModel, table=True):
+    """A news headline about a market with one scorer's sentiment (one row per headline and scorer).
+
+    `published_at` decides when the headline may count (from the bar after it); `origin` says where it came
+    from (yahoo, csv, webhook, demo). Rescoring with another scorer adds rows, never changes one.
+    """
+
+    __tablename__ = "news_headline"
+    __table_args__ = (Index("uq_news_headline", "symbol_key", "published_at", "text_hash", "scorer", unique=True),)
+    id: int | None = Field(default=None, primary_key=True)
+    symbol: str = Field(max_length=64)
+    symbol_key: str = Field(index=True, max_length=64)  # symbol_key(symbol): one market across spellings
+    published_at: datetime
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    text_hash: str = Field(max_length=64)
+    publisher: str = Field(default="", max_length=200)
+    url: str = Field(default="", max_length=1000)
+    origin: str = Field(default="", max_length=16)  # yahoo|csv|webhook|demo
+    ref_id: int | None = None  # the tradingview_alert row of a webhook headline
+    scorer: str = Field(max_length=128)
+    score: float
+    label: str = Field(max_length=8)
+    sentences_json: str = Field(default="[]", sa_column=Column(Text))
+    scored_at: datetime = Field(default_factory=utcnow)

@@ -56,7 +56,7 @@ __all__ = [
 
 ACTIVE_STATUSES: tuple[str, ...] = ("queued", "running")
 FINAL_STATUSES: tuple[str, ...] = ("succeeded", "failed", "cancelled")
-JOB_KINDS: tuple[str, ...] = ("train", "rl", "retrain")  # retrain: pinelab_core.live.retrain.run_retrain_job
+JOB_KINDS: tuple[str, ...] = ("train", "rl", "retrain", "patterns")  # retrain: live.retrain, patterns: the pattern CNN
 STALE_AFTER_S = 120.0
 CANCEL_GRACE_S = 15.0
 CANCEL_MESSAGE = "cancel requested"

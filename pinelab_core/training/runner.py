@@ -62,7 +62,7 @@ class TrainRequest:
 
     def validate(self) -> TrainRequest:
         """Check the request before anything runs; raise a PinelabError that says what to change."""
-        from pinelab_core.models import model_class
+        from pinelab_core.models import list_models, model_class
 
         self.symbols = [s.strip() for s in self.symbols if s and s.strip()]
         if not self.symbols:
@@ -70,7 +70,10 @@ class TrainRequest:
         if not self.models:
             raise DataValidationError("Pick at least one model to train.")
         for name in self.models:
-            model_class(name)
+            if model_class(name).task != "direction":
+                raise DataValidationError(f"{name!r} is not a direction model; train it with `pinelab patterns "
+                                          "train` (or the Charts page). Direction models: "
+                                          f"{', '.join(list_models())}.")
         Timeframe.parse(self.timeframe)
         LabelSpec(self.label, self.horizon, self.label_params)
         if self.window not in WINDOWS:

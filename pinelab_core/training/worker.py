@@ -81,10 +81,11 @@ class JobReporter:
 
 def _runners() -> dict[str, JobRunner]:
     from pinelab_core.live.retrain import run_retrain_job
+    from pinelab_core.patterns.training import run_pattern_job
     from pinelab_core.rl.service import run_rl_job
     from pinelab_core.training.runner import run_train_job
 
-    return {"train": run_train_job, "rl": run_rl_job, "retrain": run_retrain_job}
+    return {"train": run_train_job, "rl": run_rl_job, "retrain": run_retrain_job, "patterns": run_pattern_job}
 
 
 def run_job(settings: Settings, job_id: int, runners: dict[str, JobRunner] | None = None,

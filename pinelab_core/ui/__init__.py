@@ -11,6 +11,7 @@ Pages use:
     load_symbols(symbols, selection, settings)  a watchlist's frames through the same cache
     show_error(exc)                        message + what to do; no traceback for PinelabError
     chart_controls(), overlay_picker(), bars_table(ohlcv, file_stem=...)  shared widgets
+    pattern_report(ohlcv, settings, last=, threshold=) -> PatternReport  cached per model version
 """
 
 from pinelab_core.ui.feedback import show_error, what_to_do
@@ -24,6 +25,7 @@ from pinelab_core.ui.market_data import (
     selected_ohlcv,
 )
 from pinelab_core.ui.navigation import discover_pages, page_title
+from pinelab_core.ui.patterns import pattern_report
 from pinelab_core.ui.resources import app_engine, app_settings
 from pinelab_core.ui.selection import current_selection
 from pinelab_core.ui.sidebar import render_market_sidebar, save_upload
@@ -42,6 +44,7 @@ __all__ = [
     "load_symbols",
     "overlay_picker",
     "page_title",
+    "pattern_report",
     "provenance_note",
     "refresh_ttl",
     "render_market_sidebar",
