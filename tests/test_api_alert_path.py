@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
 import time
+import types
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -21,6 +23,14 @@ from pinelab_core.config import Settings
 from pinelab_core.webhook import ALERT_PATH, create_app
 
 TOKEN = "alert-path-token-0123456789"
+
+
+@pytest.fixture(autouse=True)
+def _inert_main(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A spawned worker first re-imports the parent's `__main__`. A page that an AppTest test ran earlier in this
+    process stays there as `__main__` and would run in the child (and crash it); `pinelab webhook`'s own main
+    module is inert when re-imported, so stand in an empty one, as in production."""
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
 
 
 def _alert(n: int) -> bytes:
