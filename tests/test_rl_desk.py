@@ -108,3 +108,15 @@ def test_agents_stay_out_of_the_supervised_ensemble(settings: Settings, market: 
     assert [m.kind for m in active.members] == ["lightgbm"]
     prediction = predict("DEMO-EQUITY", "1d", "demo", settings, ohlcv=market, log=False, forecasts=False)
     assert list(prediction.models) == [active.members[0].key]
+
+
+def test_every_process_counts_the_agent_sources_without_importing_rl() -> None:
+    """The Signals page, the API worker and the CLI each build the consensus in their own process: the agent
+    sources must be registered by the signals package itself, not by whoever happened to import the rl one."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from pinelab_core.signals import SIGNAL_SOURCES; "
+            "print(sorted(n for n in SIGNAL_SOURCES if n.startswith('agent')), 'pinelab_core.rl' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.split("\n")[0] == "['agent', 'agent:mean_reversion', 'agent:trend'] False"

@@ -15,8 +15,8 @@ evaluation, and agents as signal sources and a multi-agent desk.
     agent_results(settings, name, version) / agent_learning_curve(settings, job_id)   what the pages show
     scale_free_features() / DEFAULT_FEATURES / ROLE_FEATURES      what an agent may observe
 
-Importing `pinelab_core.rl.sources` registers the active agents as signal sources ("agent", "agent:trend",
-"agent:mean_reversion").
+The active agents are signal sources of every consensus ("agent", "agent:trend", "agent:mean_reversion"),
+registered with the others in `pinelab_core.signals.sources`.
 """
 
 from __future__ import annotations

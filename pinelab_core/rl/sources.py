@@ -1,4 +1,4 @@
-"""Active agents as signal sources of the signal desk: importing this module registers them.
+"""Active agents as signal sources of the signal desk (registered by `signals.sources`, which calls in here).
 
 One source per desk role: "agent" (a general agent), "agent:trend" and "agent:mean_reversion". Each speaks
 with the newest active agent of its role on the market: its action is the call (the sign of its target
@@ -9,17 +9,12 @@ training data produce calls (in-sample bars never enter a track record).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 
 from pinelab_core.config import Settings
-from pinelab_core.signals.sources import MarketView, Signal, register_source
+from pinelab_core.signals.sources import AGENT_SOURCES, MarketView, Signal
 
 __all__ = ["AGENT_SOURCES", "agent_signals"]
-
-#: Source name -> agent role.
-AGENT_SOURCES: dict[str, str] = {"agent": "", "agent:trend": "trend", "agent:mean_reversion": "mean_reversion"}
 
 
 def agent_signals(view: MarketView, role: str, source: str) -> list[Signal]:
@@ -48,11 +43,3 @@ def agent_signals(view: MarketView, role: str, source: str) -> list[Signal]:
         last_side, last_bar = side, int(bar)
     return signals
 
-
-def _producer(role: str, source: str) -> Callable[[MarketView], list[Signal]]:
-    return lambda view: agent_signals(view, role, source)
-
-
-for _source, _role in AGENT_SOURCES.items():
-    _text = f"the active {_role.replace('_', '-') + ' ' if _role else ''}RL agent's calls (when one is active)"
-    register_source(_source, _producer(_role, _source), _text)

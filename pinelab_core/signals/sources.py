@@ -223,4 +223,20 @@ for _rule, _text in {
 register_source("tradingview", _tradingview_alerts, "your TradingView alerts received by the webhook")
 register_source("ensemble", _ensemble_predictions, "the model ensemble's logged predictions (when trained)")
 register_source("sentiment", _sentiment, "news headline sentiment, from the bar after publication")
+#: The RL desk's sources: source name -> agent role. Registered here, so every process's consensus counts them.
+AGENT_SOURCES: dict[str, str] = {"agent": "", "agent:trend": "trend", "agent:mean_reversion": "mean_reversion"}
+
+
+def _agent_producer(role: str, source: str) -> Callable[[MarketView], list[Signal]]:
+    def produce(view: MarketView) -> list[Signal]:
+        from pinelab_core.rl.sources import agent_signals
+
+        return agent_signals(view, role, source)
+
+    return produce
+
+
+for _source, _role in AGENT_SOURCES.items():
+    register_source(_source, _agent_producer(_role, _source),
+                    f"the active {_role.replace('_', '-') + ' ' if _role else ''}RL agent's calls (when one is active)")
 register_source("patterns", _chart_patterns, "breakouts of chart patterns found by the pattern CNN (when trained)")
