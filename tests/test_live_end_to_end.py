@@ -78,11 +78,14 @@ def test_the_live_loop_on_demo_data(settings: Settings, engine, monkeypatch: pyt
     assert (calls["role"] == "challenger").sum() >= 10 and (calls["bar_time"] > pd.Timestamp(TRAINED_THROUGH,
                                                                                               tz="UTC")).all()
     duel = head_to_head(engine, name)
-    assert duel.challenger == 2 and duel.champion == 1 and duel.n_bars > 0
+    # The second day drifts too: its retrain (v3) may finish while the restarted run still replays and log calls
+    # of its own, so the newest challenger with calls is v2 or v3, depending on the machine's speed.
+    newest = int(calls.loc[calls["role"] == "challenger", "version"].max())
+    assert duel.challenger == newest >= 2 and duel.champion == 1 and duel.n_bars > 0
 
     registry = AppTest.from_file(str(REPO_ROOT / "app_pages" / "4_Registry.py"), default_timeout=120).run()
     assert not registry.exception
-    assert any("v2** (challenger) against **v1** (champion)" in m.value for m in registry.markdown)
+    assert any(f"v{newest}** (challenger) against **v1** (champion)" in m.value for m in registry.markdown)
     paper = AppTest.from_file(str(REPO_ROOT / "app_pages" / "9_Paper_Trading.py"), default_timeout=120).run()
     assert not paper.exception
     assert any("identical" in s.value for s in paper.success)
