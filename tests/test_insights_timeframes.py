@@ -79,7 +79,11 @@ def test_the_grid_has_a_row_per_source_and_a_column_per_timeframe(settings: Sett
     assert grid.loc["ensemble", "4h"] == "—" and grid.loc["ensemble", "1d"].split()[0] in {"BUY", "SELL", "HOLD"}
     directions = view.directions()
     counted = [c for read in view.reads for c in read.calls if c.counted]
-    assert len(counted) == 1 + 2 * 5  # the daily ensemble, five signal sources per timeframe
+    from pinelab_core.signals.sources import AGENT_SOURCES, SIGNAL_SOURCES
+
+    signal_sources = [n for n in SIGNAL_SOURCES if n != "ensemble" and n not in AGENT_SOURCES]  # agents: own rows
+    assert len(signal_sources) >= 5
+    assert len(counted) == 1 + 2 * len(signal_sources)  # the daily ensemble, every signal source per timeframe
     assert view.votes["up"] + view.votes["down"] + view.votes["neutral"] == len(counted)
     assert directions.loc["ensemble", "1d"] in {-1.0, 0.0, 1.0} and pd.isna(directions.loc["ensemble", "4h"])
 
