@@ -57,7 +57,7 @@ cols[0].metric("Consensus", agg.action.value, f"{agg.score:+.2f}")
 cols[1].metric("Confidence", f"{agg.confidence:.0%}")
 cols[2].metric("Position size", f"{agg.position_size:+.1%}", help="volatility-targeted (15%/yr), capped at 100%")
 cols[3].metric("Volatility", f"{agg.volatility:.1%}/yr")
-cols[4].metric("As of bar", f"{agg.time:%Y-%m-%d %H:%M}")
+cols[4].metric("As of bar (UTC)", f"{agg.time:%d %b %H:%M}", help=f"{agg.time:%Y-%m-%d %H:%M} UTC")
 cols[5].metric("Market regime", desk.regime.current.regime if desk.regime else "unknown",
                help=desk.regime.current.summary if desk.regime else None)
 if desk.weights_regime:
