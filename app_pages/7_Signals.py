@@ -52,13 +52,13 @@ except PinelabError as exc:
     st.stop()
 
 agg = desk.aggregate
-cols = [*st.columns(3), *st.columns(3)]  # six in a row cut the values off below ~1,400 px
+st.caption(f"Consensus as of the bar of {agg.time:%Y-%m-%d %H:%M} UTC (the last closed bar).")
+cols = [*st.columns(3), *st.columns(2)]  # more than three in a row cut the values off at ~1,000 px
 cols[0].metric("Consensus", agg.action.value, f"{agg.score:+.2f}")
 cols[1].metric("Confidence", f"{agg.confidence:.0%}")
 cols[2].metric("Position size", f"{agg.position_size:+.1%}", help="volatility-targeted (15%/yr), capped at 100%")
 cols[3].metric("Volatility", f"{agg.volatility:.1%}/yr")
-cols[4].metric("As of bar (UTC)", f"{agg.time:%d %b %H:%M}", help=f"{agg.time:%Y-%m-%d %H:%M} UTC")
-cols[5].metric("Market regime", desk.regime.current.regime if desk.regime else "unknown",
+cols[4].metric("Market regime", desk.regime.current.regime if desk.regime else "unknown",
                help=desk.regime.current.summary if desk.regime else None)
 if desk.weights_regime:
     st.caption(f"Weights learned from the calls placed in a {desk.weights_regime} market (the regime now).")
@@ -107,7 +107,8 @@ with webhook_tab:
     counts = st.columns(3)
     counts[0].metric("Requests", activity.total_requests)
     counts[1].metric("Accepted", activity.by_outcome.get("accepted", 0) + activity.by_outcome.get("duplicate", 0))
-    counts[2].metric("Last alert", f"{activity.last_alert_at:%Y-%m-%d %H:%M:%S} UTC" if activity.last_alert_at
-                     else "none yet")
+    last = activity.last_alert_at  # the time as the value, the day below it: a full timestamp is cut off
+    counts[2].metric("Last alert", f"{last:%H:%M:%S}" if last else "none yet",
+                     delta=f"{last:%Y-%m-%d} UTC" if last else None, delta_color="off")
     if not activity.rejections.empty:
         st.dataframe(activity.rejections, hide_index=True)
