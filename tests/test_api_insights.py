@@ -76,6 +76,7 @@ def test_insights_is_the_call_predict_and_the_cli_give(client: TestClient, desk:
 
 def test_insights_carries_the_consensus_regime_shap_and_patterns(client: TestClient, desk: Settings) -> None:
     from pinelab_core.explain import explain
+    from pinelab_core.sentiment import sentiment_at
     from pinelab_core.signals import market_regime
 
     body = _get(client, f"/api/v1/insights/{SYMBOL}?timeframe=1d&top=5", "insights")
@@ -93,6 +94,14 @@ def test_insights_carries_the_consensus_regime_shap_and_patterns(client: TestCli
     patterns = build_features(ohlcv.iloc[-50:], groups="patterns").iloc[-1]
     fired = {name for name, value in patterns.items() if np.isfinite(value) and value != 0}
     assert {p["name"] for p in body["patterns"]} == fired
+    assert body["chart_model"] is None and "pinelab patterns train" in body["chart_note"]
+    read = sentiment_at(get_engine(desk), SYMBOL, ohlcv, settings=desk)  # what the sentiment source counts
+    sentiment = body["sentiment"]
+    assert (sentiment["score"], sentiment["headlines"], sentiment["scorer"]) == (
+        pytest.approx(read.score), read.headlines, read.scorer)
+    assert sentiment["label"] in {"positive", "negative", "neutral"} and sentiment["demo"] is True
+    assert sentiment["bar_time"] == body["bar_time"]
+    assert (sentiment["latest"] is None) == (read.headlines == 0)
 
 
 def test_a_repeated_question_is_a_cache_hit_with_the_same_bytes(client: TestClient) -> None:

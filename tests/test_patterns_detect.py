@@ -165,3 +165,71 @@ def test_pattern_calls_get_their_own_track_record_in_the_consensus(
     assert "patterns" in performance.index and performance.loc["patterns", "signals"] > 0
     assert performance.loc["patterns", "resolved"] > 0, "judged calls move the learned weight"
     assert set(desk.signals["source"]) == {"rsi", "patterns"}
+
+
+def test_the_insights_read_of_chart_patterns_is_the_scan_at_the_last_bar(tiny: ChartPatternModel,
+                                                                         settings: Settings) -> None:
+    from pinelab_core.insights.patterns import chart_pattern_hits
+
+    ohlcv = random_walk_ohlcv(220, seed=7, freq="D")
+    missing = chart_pattern_hits(ohlcv, settings)
+    assert missing.hits == [] and missing.model is None and "pinelab patterns train" in missing.note
+    register_pattern_model(settings, tiny)
+    read = chart_pattern_hits(ohlcv, settings, top=5, floor=0.0)
+    scan = scan_patterns(ohlcv, tiny, last=None)
+    now = patterns_now(scan, top=5)
+    assert read.model == "chart-patterns@v1" and read.note == ""
+    assert [h.name for h in read.hits] == list(now["pattern"])
+    assert [h.probability for h in read.hits] == pytest.approx(list(now["probability"]), abs=1e-9)
+    assert [h.value for h in read.hits] == list(now["direction"].astype(float))
+    assert all(h.detector == "cnn" and h.function == read.model for h in read.hits)
+    for t in (150, 180, 219):  # completed exactly where the full scan's detections are, whatever the history
+        at = chart_pattern_hits(ohlcv.iloc[:t + 1], settings, top=5, floor=0.0)
+        completed = set(pattern_events(scan, 0.5).query("time == @ohlcv.index[@t]")["pattern"])
+        assert {h.name for h in at.hits if h.completed} == completed & {h.name for h in at.hits}
+        again = chart_pattern_hits(ohlcv.iloc[t + 1 - 40:t + 1], settings, top=5, floor=0.0)
+        assert again == at, "the read of bar t never depends on how much history was loaded"
+    floor = read.hits[0].probability
+    assert [h.name for h in chart_pattern_hits(ohlcv, settings, floor=floor).hits] == [read.hits[0].name]
+    short = chart_pattern_hits(ohlcv.iloc[:10], settings)
+    assert short.hits == [] and "too few bars" in short.note.lower()
+
+
+def test_the_patterns_endpoint_adds_the_pattern_model_once_it_is_registered(tiny: ChartPatternModel,
+                                                                             settings: Settings) -> None:
+    import dataclasses
+
+    from fastapi.testclient import TestClient
+
+    from pinelab_core.api.compute import Query, answer_query
+    from pinelab_core.api.schemas import RESPONSE_MODELS
+    from pinelab_core.data import load_ohlcv
+    from pinelab_core.insights.patterns import chart_pattern_hits
+    from pinelab_core.webhook import create_app
+
+    token = "patterns-test-token-0123456789"
+    settings = dataclasses.replace(settings, api_token=token, api_executor="thread", webhook_secret="s3cret-xyz")
+    headers = {"Authorization": f"Bearer {token}"}
+    path = "/api/v1/patterns/DEMO-EQUITY?source=demo"
+    with TestClient(create_app(settings, enrich=False)) as client:
+        before = client.get(path, headers=headers).json()
+    RESPONSE_MODELS["patterns"].model_validate(before)
+    assert before["detectors"] == ["talib"] and before["chart_model"] is None
+    assert "pinelab patterns train" in before["chart_note"]
+    query = Query("patterns", "DEMO-EQUITY", "1d", "demo")
+    unchanged = answer_query(query, settings)
+    assert unchanged is not None and answer_query(query, settings, known=unchanged.inputs) is None
+    register_pattern_model(settings, tiny)
+    assert answer_query(query, settings, known=unchanged.inputs) is not None, \
+        "a new pattern model changes the answer's inputs: the cached answer is recomputed once its TTL is over"
+    with TestClient(create_app(settings, enrich=False)) as client:
+        body = client.get(path, headers=headers).json()
+    RESPONSE_MODELS["patterns"].model_validate(body)
+    ohlcv = load_ohlcv("DEMO-EQUITY", "1d", source="demo", settings=settings)
+    read = chart_pattern_hits(ohlcv, settings)
+    assert body["detectors"] == ["talib", "cnn"] and body["chart_model"] == "chart-patterns@v1"
+    cnn = [p for p in body["patterns"] if p["detector"] == "cnn"]
+    assert [(p["name"], p["completed"]) for p in cnn] == [(h.name, h.completed) for h in read.hits]
+    assert [p["probability"] for p in cnn] == pytest.approx([h.probability for h in read.hits])
+    talib = [p for p in body["patterns"] if p["detector"] == "talib"]
+    assert all(p["probability"] is None and p["completed"] is None for p in talib)

@@ -121,3 +121,27 @@ def test_the_sentiment_feature_feeds_walk_forward_and_late_news_gives_no_edge() 
     # The same news published while bar t is in progress counts from bar t+1 only: no edge left.
     late, baseline = accuracy(daily.index[:-1] + pd.Timedelta(hours=12))
     assert late < baseline + 0.08
+
+
+def test_the_sentiment_read_of_a_bar_is_its_feature_row_and_ignores_later_news(engine, second_store: Settings) -> None:  # type: ignore[no-untyped-def]
+    from pinelab_core.sentiment import sentiment_at
+
+    times, texts = _planted_news(horizon=5)
+    import_headlines(engine, _news_csv(times, texts))
+    fresh_engine = get_engine(second_store)
+    reads = 0
+    for t in (20, 21, 50, 200, 351):  # 20: the bar a headline broke in; 21: the bar it counts from
+        public = times < OHLCV.index[t] + pd.Timedelta(hours=1)
+        past = OHLCV.iloc[: t + 1]
+        import_headlines(fresh_engine, _news_csv(times[public], [x for x, p in zip(texts, public, strict=True) if p]))
+        read, fresh = sentiment_at(engine, "X", past), sentiment_at(fresh_engine, "X", past)
+        assert read == fresh, "the read at bar t is the same in a store that already holds later news"
+        row = sentiment_features(OHLCV, _headlines(times, np.zeros(len(times)))).iloc[t]
+        assert read.headlines == int(row["sentiment_headlines_1d"]) and read.bar_time == OHLCV.index[t]
+        if read.headlines:
+            reads += 1
+            assert read.latest in texts and read.latest_at < OHLCV.index[t]
+            assert read.label == ("positive" if "soar" in read.latest else "negative")
+        else:
+            assert read.latest is None and read.score == 0.0 and read.label == "neutral"
+    assert sentiment_at(engine, "X", OHLCV.iloc[:21]).headlines == 0 and reads >= 1

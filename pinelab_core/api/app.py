@@ -191,8 +191,9 @@ def _add_market_routes(app: FastAPI, api: InsightsApi, caller: Any) -> None:
                        timeframes: TimeframesQuery = None,
                        top: Annotated[int, Query(ge=1, le=50, description="SHAP contributions")] = 10) -> Response:
         """The ensemble's call (signal, calibrated confidence, each model's probabilities, in_sample), the forecast
-        bands, the consensus with each source's part, the regime, the top SHAP contributions and the patterns at
-        the last closed bar: the Predictions page in JSON. `timeframes` adds the multi-timeframe grid."""
+        bands, the consensus with each source's part, the regime, the top SHAP contributions, the patterns and the
+        news sentiment at the last closed bar: the Predictions page in JSON. `timeframes` adds the multi-timeframe
+        grid."""
         symbol, source = api.market(symbol, source)
         return await api.respond(compute.Query("insights", symbol, timeframe.value, source, top=top,
                                                timeframes=_timeframes(timeframes)))
@@ -215,7 +216,8 @@ def _add_market_routes(app: FastAPI, api: InsightsApi, caller: Any) -> None:
     @_route(app, "patterns/{symbol:path}", "patterns", caller)
     async def patterns(symbol: SymbolPath, timeframe: TimeframeQuery = Timeframe.D1,
                        source: SourceQuery = None) -> Response:
-        """Candlestick patterns (TA-Lib) that fired at the last closed bar, with their direction."""
+        """Candlestick patterns (TA-Lib) that fired at the last closed bar, and the chart-pattern model's strongest
+        patterns there with their probability and whether they completed at that bar, each with its direction."""
         symbol, source = api.market(symbol, source)
         return await api.respond(compute.Query("patterns", symbol, timeframe.value, source))
 

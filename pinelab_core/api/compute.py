@@ -132,7 +132,18 @@ def _load_market(query: Query, settings: Settings, loaded: _Loaded) -> None:
         loaded.frames[timeframe] = frame
     bars = tuple((tf, frame.index[-1].isoformat()) for tf, frame in loaded.frames.items())
     models = () if query.endpoint in {"patterns"} else tuple(_active_versions(settings, tf) for tf in loaded.frames)
-    loaded.inputs = (bars, models)
+    loaded.inputs = (bars, models, _pattern_model(settings) if query.endpoint in {"patterns", "insights"} else None)
+
+
+def _pattern_model(settings: Settings) -> str | None:
+    """The chart-pattern model's version and checksum (a retrained model changes the patterns' answer)."""
+    from pinelab_core.patterns.training import pattern_model_version
+
+    try:
+        info = pattern_model_version(settings)
+    except ModelNotFoundError:
+        return None
+    return f"{info.ref}:{info.checksum}"
 
 
 def _load_registry(query: Query, settings: Settings, loaded: _Loaded) -> None:
@@ -191,10 +202,12 @@ def _signals(query: Query, settings: Settings, loaded: _Loaded) -> dict[str, Any
 
 
 def _patterns(query: Query, settings: Settings, loaded: _Loaded) -> dict[str, Any]:
-    from pinelab_core.insights.patterns import pattern_hits
+    from pinelab_core.insights.patterns import chart_pattern_hits, pattern_hits
 
-    bar, hits = pattern_hits(loaded.frames[query.timeframe])
-    return render.patterns_payload(bar, hits, symbol=query.symbol, timeframe=query.timeframe, source=query.source)
+    ohlcv = loaded.frames[query.timeframe]
+    bar, hits = pattern_hits(ohlcv)
+    return render.patterns_payload(bar, hits, chart_pattern_hits(ohlcv, settings), symbol=query.symbol,
+                                   timeframe=query.timeframe, source=query.source)
 
 
 def _timeframes(query: Query, settings: Settings, loaded: _Loaded) -> dict[str, Any]:

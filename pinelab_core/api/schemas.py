@@ -127,6 +127,19 @@ class PatternOut(_Out):
     description: str
     detector: str
     probability: float | None
+    completed: bool | None
+
+
+class SentimentOut(_Out):
+    bar_time: str | None = None
+    score: float | None = None
+    label: str | None = None
+    headlines: int | None = None
+    scorer: str | None = None
+    demo: bool | None = None
+    latest: str | None = None
+    latest_at: str | None = None
+    error: str | None = None
 
 
 class SourceCallOut(_Out):
@@ -177,6 +190,9 @@ class InsightsOut(_Out):
     regime: RegimeOut
     explanation: ExplanationOut
     patterns: list[PatternOut]
+    chart_model: str | None
+    chart_note: str
+    sentiment: SentimentOut
     multi_timeframe: MultiTimeframeOut | None
 
 
@@ -229,6 +245,8 @@ class PatternsOut(_Out):
     source: str
     bar_time: str | None
     detectors: list[str]
+    chart_model: str | None
+    chart_note: str
     patterns: list[PatternOut]
 
 

@@ -3,7 +3,8 @@
 The ensemble's call comes from `predict` with the same arguments the Predictions page uses, so the API, the
 page and `pinelab predict` give the same call for the same bars. The consensus is the signal desk's round
 (`run_signal_desk`, as on the Signals page), the regime the rule features' (plus any registered regime
-model), the explanation `explain`'s SHAP values, the patterns TA-Lib's at the last bar.
+model), the explanation `explain`'s SHAP values, the patterns TA-Lib's and the chart-pattern model's at the last bar,
+the sentiment the news score the bar counts (`sentiment_at`, as the `sentiment` source reads it).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from sqlalchemy.engine import Engine
 
 from pinelab_core.config import Settings
 from pinelab_core.errors import PinelabError
-from pinelab_core.insights.patterns import PatternHit, pattern_hits
+from pinelab_core.insights.patterns import ChartPatternRead, PatternHit, chart_pattern_hits, pattern_hits
 from pinelab_core.insights.regime import Regime, current_regime
 from pinelab_core.insights.timeframes import MultiTimeframeView, multi_timeframe_view, timeframe_read
 from pinelab_core.types import Timeframe
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from pinelab_core.explain import Explanation
     from pinelab_core.models.ensemble import Prediction
     from pinelab_core.rl.calls import AgentCall
+    from pinelab_core.sentiment.service import SentimentRead
     from pinelab_core.signals.desk import SignalDesk
 
 __all__ = ["MarketInsights", "load_market", "market_insights", "market_signals"]
@@ -45,9 +47,12 @@ class MarketInsights:
     regime: Regime
     explanation: Explanation | None
     explanation_error: str
-    patterns: list[PatternHit]
+    patterns: list[PatternHit]  # TA-Lib's candlestick hits, then the chart-pattern model's
     multi_timeframe: MultiTimeframeView | None = None
     agents: tuple[AgentCall, ...] = ()  # active RL agents' calls (they trade beside the ensemble, not in it)
+    chart_patterns: ChartPatternRead = ChartPatternRead([], None)
+    sentiment: SentimentRead | None = None
+    sentiment_error: str = ""
 
     @property
     def bar_time(self) -> pd.Timestamp:
@@ -81,6 +86,7 @@ def market_insights(symbol: str, timeframe: str = "1d", source: str = "auto", se
     from pinelab_core.explain import explain
     from pinelab_core.models.inference import predict
     from pinelab_core.rl.calls import agent_calls
+    from pinelab_core.sentiment.service import sentiment_at
     from pinelab_core.store import get_engine
 
     settings = settings or Settings.from_env()
@@ -100,9 +106,15 @@ def market_insights(symbol: str, timeframe: str = "1d", source: str = "auto", se
                              agents=agents)
         view = multi_timeframe_view(symbol, timeframes, source, settings, engine=engine, known={timeframe: own},
                                     frames=frames)
+    chart = chart_pattern_hits(ohlcv, settings)
+    try:
+        sentiment, sentiment_error = sentiment_at(engine, symbol, ohlcv, settings=settings), ""
+    except PinelabError as exc:  # e.g. FinBERT configured but its weights unreadable: say so, answer the rest
+        sentiment, sentiment_error = None, str(exc)
     return MarketInsights(symbol, timeframe, source, dict(ohlcv.attrs.get("provenance", {})), prediction, desk,
-                          current_regime(ohlcv), explanation, explanation_error, pattern_hits(ohlcv)[1], view,
-                          tuple(agents))
+                          current_regime(ohlcv), explanation, explanation_error,
+                          [*pattern_hits(ohlcv)[1], *chart.hits], view, tuple(agents), chart, sentiment,
+                          sentiment_error)
 
 
 def market_signals(ohlcv: pd.DataFrame, symbol: str, timeframe: str, settings: Settings, engine: Engine,

@@ -1,18 +1,28 @@
-"""Candlestick patterns that fired at the last closed bar, with their direction.
+"""The patterns at the last closed bar, with their direction: two detectors side by side.
 
-Today's detector is TA-Lib's (the `patterns` feature group, exactly TA-Lib's definitions). Each hit has
-a `probability` slot, empty for TA-Lib (a rule fires or not); a learned detector (a pattern CNN) fills it
-when it lands, beside or instead of the rule, under its own `detector` name.
+- "talib": the candlestick patterns that fired (the `patterns` feature group, exactly TA-Lib's definitions);
+  a rule fires or not, so its `probability` is empty.
+- "cnn": the chart-pattern model's strongest patterns (head and shoulders, flags, wedges, ...) in windows
+  ending at the bar, with their probability; `completed` says the pattern became the strongest at this very
+  bar (the Charts page's marker and the "patterns" signal source's call). Empty, with a note saying how to
+  train one, while no pattern model is registered.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["PatternHit", "pattern_hits"]
+if TYPE_CHECKING:
+    from pinelab_core.config import Settings
+
+__all__ = ["CHART_PATTERN_FLOOR", "ChartPatternRead", "PatternHit", "chart_pattern_hits", "pattern_hits"]
+
+#: The chart-pattern model's patterns below this probability at the bar are not reported (noise, not a read).
+CHART_PATTERN_FLOOR = 0.05
 
 #: Patterns whose TA-Lib sign is not a market direction: the doji family always answers +100, and the
 #: spinning top's sign is only the candle's colour. They are indecision, reported as "neutral".
@@ -23,13 +33,14 @@ _NON_DIRECTIONAL = frozenset({"cdl_doji", "cdl_dragonfly_doji", "cdl_gravestone_
 class PatternHit:
     """One pattern at one bar: +1 / -1 (+-0.8 for TA-Lib's weaker engulfing and harami forms), read as a direction."""
 
-    name: str  # the feature name, e.g. "cdl_engulfing"
-    function: str  # TA-Lib's function, e.g. "CDLENGULFING"
+    name: str  # the feature name, e.g. "cdl_engulfing", or the chart pattern, e.g. "double_bottom"
+    function: str  # TA-Lib's function, e.g. "CDLENGULFING", or the pattern model's version, "chart-patterns@v2"
     value: float
     direction: str  # bullish | bearish | neutral
     description: str
     detector: str = "talib"
     probability: float | None = None  # a learned detector's confidence; None for a rule
+    completed: bool | None = None  # the chart pattern became the strongest at this bar; None for a rule
 
 
 def pattern_hits(ohlcv: pd.DataFrame) -> tuple[pd.Timestamp, list[PatternHit]]:
@@ -49,3 +60,49 @@ def pattern_hits(ohlcv: pd.DataFrame) -> tuple[pd.Timestamp, list[PatternHit]]:
                                direction, str(catalog.loc[name, "description"])))
     hits.sort(key=lambda hit: -abs(hit.value))
     return pd.Timestamp(ohlcv.index[-1]), hits
+
+
+@dataclass(frozen=True)
+class ChartPatternRead:
+    """The chart-pattern model's read of the last bar: its hits, the model version (None: none registered) and,
+    when there are no hits because of that or too few bars, why."""
+
+    hits: list[PatternHit]
+    model: str | None
+    note: str = ""
+
+
+def chart_pattern_hits(ohlcv: pd.DataFrame, settings: Settings, *, top: int = 5,
+                       floor: float = CHART_PATTERN_FLOOR) -> ChartPatternRead:
+    """The chart-pattern model's `top` patterns at the last bar with probability >= `floor`, strongest first.
+
+    With no pattern model registered the read is empty and its note says how to train one. It reads the windows
+    ending at the last bar and the one before (the completion test), so the answer never depends on how much
+    history was loaded."""
+    from pinelab_core.errors import ModelNotFoundError
+    from pinelab_core.patterns.detect import cached_pattern_model, pattern_events, patterns_now, scan_patterns
+    from pinelab_core.patterns.training import pattern_model_version
+
+    try:
+        model = cached_pattern_model(settings)
+        ref = pattern_model_version(settings).ref
+    except ModelNotFoundError as exc:
+        return ChartPatternRead([], None, str(exc))
+    scan = scan_patterns(ohlcv, model, last=1)
+    if scan.probabilities.empty or scan.probabilities.index[-1] != ohlcv.index[-1]:
+        return ChartPatternRead([], ref, f"Too few bars for {ref}'s shortest window ({min(model.scales)} bars).")
+    events = pattern_events(scan)
+    completed = set(events.loc[events["time"] == ohlcv.index[-1], "pattern"])
+    hits = []
+    for row in patterns_now(scan, top).itertuples(index=False):
+        if row.probability < floor:
+            continue
+        direction = int(row.direction)
+        done = row.pattern in completed
+        label = str(row.pattern).replace("_", " ")
+        state = "completed at this bar" if done else "strongest read at this bar"
+        hits.append(PatternHit(str(row.pattern), ref, float(direction),
+                               "bullish" if direction > 0 else "bearish" if direction < 0 else "neutral",
+                               f"{label.capitalize()} over the last {int(row.bars)} bars, {state}", "cnn",
+                               float(row.probability), done))
+    return ChartPatternRead(hits, ref)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from pinelab_core.insights.market import MarketInsights
-from pinelab_core.insights.patterns import PatternHit
+from pinelab_core.insights.patterns import ChartPatternRead, PatternHit
 from pinelab_core.insights.regime import Regime
 from pinelab_core.insights.timeframes import MultiTimeframeView, SourceCall, TimeframeRead
 
@@ -21,12 +21,14 @@ if TYPE_CHECKING:
     from pinelab_core.explain import Explanation
     from pinelab_core.models.ensemble import Forecast, Prediction
     from pinelab_core.rl.calls import AgentCall
+    from pinelab_core.sentiment.service import SentimentRead
     from pinelab_core.signals.aggregate import AggregateSignal
     from pinelab_core.signals.desk import SignalDesk
 
 __all__ = [
-    "agent_json", "consensus_json", "explanation_json", "forecasts_json", "insights_payload", "number",
-    "patterns_payload", "prediction_json", "regime_json", "signals_payload", "stamp", "view_json",
+    "agent_json", "chart_model_json", "consensus_json", "explanation_json", "forecasts_json", "insights_payload",
+    "number", "patterns_payload", "prediction_json", "regime_json", "sentiment_json", "signals_payload", "stamp",
+    "view_json",
 ]
 
 
@@ -61,7 +63,9 @@ def insights_payload(insights: MarketInsights, top: int = 10) -> dict[str, Any]:
         "regime": regime_json(insights.regime),
         "explanation": explanation_json(insights.explanation, top) if insights.explanation is not None
         else {"error": insights.explanation_error},
-        "patterns": [pattern_json(hit) for hit in insights.patterns],
+        "patterns": [pattern_json(hit) for hit in insights.patterns], **chart_model_json(insights.chart_patterns),
+        "sentiment": sentiment_json(insights.sentiment) if insights.sentiment is not None
+        else {"error": insights.sentiment_error},
         "multi_timeframe": view_json(insights.multi_timeframe) if insights.multi_timeframe is not None else None,
     }
 
@@ -146,14 +150,27 @@ def explanation_json(e: Explanation, top: int = 10) -> dict[str, Any]:
 
 def pattern_json(hit: PatternHit) -> dict[str, Any]:
     return {"name": hit.name, "function": hit.function, "value": number(hit.value), "direction": hit.direction,
-            "description": hit.description, "detector": hit.detector, "probability": number(hit.probability)}
+            "description": hit.description, "detector": hit.detector, "probability": number(hit.probability),
+            "completed": hit.completed}
 
 
-def patterns_payload(bar_time: pd.Timestamp, hits: list[PatternHit], *, symbol: str, timeframe: str,
-                     source: str) -> dict[str, Any]:
+def patterns_payload(bar_time: pd.Timestamp, hits: list[PatternHit], chart: ChartPatternRead, *, symbol: str,
+                     timeframe: str, source: str) -> dict[str, Any]:
+    """TA-Lib's candlestick hits, then the chart-pattern model's (`chart_model` None: none registered yet)."""
     return {"symbol": symbol, "timeframe": timeframe, "source": source, "bar_time": stamp(bar_time),
-            "detectors": sorted({hit.detector for hit in hits} | {"talib"}),
-            "patterns": [pattern_json(hit) for hit in hits]}
+            "detectors": ["talib", "cnn"] if chart.model else ["talib"],
+            **chart_model_json(chart), "patterns": [pattern_json(hit) for hit in (*hits, *chart.hits)]}
+
+
+def sentiment_json(read: SentimentRead) -> dict[str, Any]:
+    """The news sentiment the bar counts, and the scorer that produced it."""
+    return {"bar_time": stamp(read.bar_time), "score": number(read.score), "label": read.label,
+            "headlines": read.headlines, "scorer": read.scorer, "demo": read.demo, "latest": read.latest,
+            "latest_at": stamp(read.latest_at)}
+
+
+def chart_model_json(chart: ChartPatternRead) -> dict[str, Any]:
+    return {"chart_model": chart.model, "chart_note": chart.note}
 
 
 def view_json(view: MultiTimeframeView) -> dict[str, Any]:

@@ -5,6 +5,7 @@ into a causal daily feature and a signal source.
     get_scorer("auto" | "lexicon" | "finbert", settings) -> a scorer (FinBERT from PINELAB_FINBERT_PATH)
     fetch_news(engine, symbol) / import_headlines(engine, csv, symbol=None) -> headlines stored with scores
     sentiment_panel(engine, symbol) -> SentimentPanel (headlines, daily scores, scorer, demo flag)
+    sentiment_at(engine, symbol, ohlcv) -> SentimentRead (the score the last bar counts, its headlines)
     sentiment_features(ohlcv, headlines) -> sentiment_1d, sentiment_headlines_1d (from the bar after publication)
     sentiment_calls(ohlcv, headlines) -> the `sentiment` signal source's calls
 """
@@ -25,7 +26,8 @@ _EXPORTS: dict[str, str] = {
     "SENTIMENT_FEATURES": "daily", "daily_sentiment": "daily", "sentiment_features": "daily",
     "sentiment_calls": "daily",
     "SentimentPanel": "service", "sentiment_panel": "service", "fetch_news": "service",
-    "import_headlines": "service", "market_headlines": "service",
+    "import_headlines": "service", "market_headlines": "service", "SentimentRead": "service",
+    "sentiment_at": "service",
 }
 
 __all__ = sorted(_EXPORTS)

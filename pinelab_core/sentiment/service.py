@@ -13,11 +13,12 @@ from sqlalchemy.engine import Engine
 
 from pinelab_core.config import Settings
 from pinelab_core.sentiment.archive import load_headlines, store_headlines, sync_headlines
-from pinelab_core.sentiment.daily import daily_sentiment
+from pinelab_core.sentiment.daily import SENTIMENT_FEATURES, daily_sentiment, sentiment_features
 from pinelab_core.sentiment.headlines import is_demo_symbol, read_headlines_csv, yahoo_headlines
-from pinelab_core.sentiment.scorers import SentimentScorer, get_scorer
+from pinelab_core.sentiment.scorers import SentimentScorer, get_scorer, score_label
 
-__all__ = ["SentimentPanel", "fetch_news", "import_headlines", "market_headlines", "sentiment_panel"]
+__all__ = ["SentimentPanel", "SentimentRead", "fetch_news", "import_headlines", "market_headlines", "sentiment_at",
+           "sentiment_panel"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,21 @@ class SentimentPanel:
     headlines: pd.DataFrame  # newest first (`HEADLINE_COLUMNS`)
     daily: pd.DataFrame  # per UTC day: score, headlines, positive, negative, neutral
     demo: bool  # the headlines are PineLab's handwritten demo headlines, not news
+
+
+@dataclass(frozen=True)
+class SentimentRead:
+    """The news sentiment a market's bar counts: the mean score of the headlines published in the day before the
+    bar opened (`sentiment_features`' row for the bar), and the newest of those headlines."""
+
+    bar_time: pd.Timestamp
+    score: float  # in [-1, 1]; 0.0 without headlines
+    label: str  # positive | negative | neutral
+    headlines: int  # how many headlines the score averages
+    scorer: str
+    demo: bool  # PineLab's handwritten demo headlines, not news
+    latest: str | None = None  # the newest counted headline's text
+    latest_at: pd.Timestamp | None = None
 
 
 def _scorer(settings: Settings | None, scorer: str | None) -> tuple[Settings, SentimentScorer]:
@@ -75,3 +91,18 @@ def import_headlines(engine: Engine, source: str | Path | bytes | IO[Any], *, sy
     headlines = read_headlines_csv(source, symbol=symbol)
     _, model = _scorer(settings, scorer)
     return store_headlines(engine, headlines, model)
+
+
+def sentiment_at(engine: Engine, symbol: str, ohlcv: pd.DataFrame, *, settings: Settings | None = None,
+                 scorer: str | None = None) -> SentimentRead:
+    """The sentiment the frame's last bar counts (what the `sentiment` source and feature read there)."""
+    name, headlines = market_headlines(engine, symbol, settings, scorer)
+    bar = pd.Timestamp(ohlcv.index[-1])
+    row = sentiment_features(ohlcv.iloc[-2:], headlines).iloc[-1]  # the window reaches back to the bar before
+    score, count = float(row[SENTIMENT_FEATURES[0]]), int(row[SENTIMENT_FEATURES[1]])
+    published = pd.to_datetime(headlines["published_at"], utc=True)
+    counted = headlines[published < bar].tail(1) if count else headlines.iloc[:0]
+    demo = is_demo_symbol(symbol) and bool((headlines["origin"] == "demo").any())
+    return SentimentRead(bar, score, score_label(score), count, name, demo,
+                         str(counted["text"].iloc[0]) if len(counted) else None,
+                         pd.Timestamp(counted["published_at"].iloc[0]) if len(counted) else None)
