@@ -65,13 +65,17 @@ with st.form("training_form"):
         tune_trials = int(a.number_input("Tuning trials (0 = off)", 0, 200, 0, key="training_tune",
                                          help="Pick hyperparameters by nested walk-forward on the history before "
                                          "the first test fold, so no test fold influences the choice."))
-        a, b = st.columns(2)
+        a, b, c = st.columns(3)
         price_levels = a.checkbox("Also learn from price levels", key="training_price_levels",
                                   help="sma_200, Bollinger bands, pivots, atr_14 in price units: thresholds that "
                                   "never recur once the price has moved on. Off: scale-free features only.")
         start_dependent = b.checkbox("Also learn from cumulative sums (obv, ad)", key="training_start_dependent",
                                      help="Their values depend on where the data starts, so a prediction on "
                                      "recent bars cannot reproduce what the model was trained on.")
+        news = c.checkbox("Also learn from news sentiment", key="training_sentiment",
+                          help="sentiment_1d (the mean score of the headlines published in the day before each bar "
+                          "opened) and sentiment_headlines_1d (how many), from the headlines stored on the "
+                          "Sentiment page. Predictions then read the market's stored headlines too.")
     launched = st.form_submit_button("Launch training", type="primary")
 
 if launched:
@@ -86,7 +90,7 @@ if launched:
             train_size=train_size or None,
             test_size=test_size or None, window=window, embargo=embargo, validation_fraction=validation,
             fees=fees, slippage=slippage, device=device, seed=seed, activate=activate, tune_trials=tune_trials,
-            include_price_levels=price_levels, include_start_dependent=start_dependent,
+            include_price_levels=price_levels, include_start_dependent=start_dependent, sentiment=news,
         ).validate()
         st.session_state["training_job_pick"] = submit_job(settings, "train", request.to_dict())
     except PinelabError as exc:

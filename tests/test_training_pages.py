@@ -60,6 +60,7 @@ def test_launch_queues_a_job_then_monitor_and_cancel(monkeypatch: pytest.MonkeyP
     app.text_input(key="training_extra_symbols").set_value("DEMO-BTC")
     app.selectbox(key="training_label").set_value("triple_barrier")
     app.number_input(key="training_pt").set_value(2.0)
+    app.checkbox(key="training_sentiment").check()
     app.button[0].click()  # the form's submit button
     app.run()
     assert not app.exception, [e.value for e in app.exception]
@@ -69,6 +70,7 @@ def test_launch_queues_a_job_then_monitor_and_cancel(monkeypatch: pytest.MonkeyP
     assert job.params["symbols"] == ["DEMO-EQUITY", "DEMO-BTC"] and job.params["source"] == "demo"
     assert job.params["label"] == "triple_barrier"
     assert job.params["label_params"] == {"profit_take": 2.0, "stop_loss": 1.0}
+    assert job.params["sentiment"] is True and job.params["include_price_levels"] is False
     assert app.get("progress"), "a running job shows a progress bar"
     app.button(key="training_cancel").click().run()
     assert get_job(settings, job.id).cancel_requested

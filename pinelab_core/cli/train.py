@@ -62,6 +62,9 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
                         help="also learn from price levels (sma_200, bands, atr_14): off by default")
     parser.add_argument("--start-dependent", action="store_true",
                         help="also learn from cumulative sums (obv, ad), which depend on where the data starts")
+    parser.add_argument("--sentiment", action="store_true",
+                        help="also learn from the market's news sentiment (stored headlines, counted from the bar "
+                        "after publication): sentiment_1d, sentiment_headlines_1d")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default=None, help="auto | cpu | cuda | mps (default PINELAB_DEVICE)")
     parser.add_argument("--train-size", type=int, default=None, help="rows in the first training window")
@@ -92,7 +95,7 @@ def _request_from_args(args: argparse.Namespace, device: str) -> Any:
         device=args.device or device, seed=args.seed, activate=args.activate,
         model_params=_agent_options(args, _model_params(args.param, models)), tune_trials=args.tune,
         label_params=_label_params(args.label_param), include_price_levels=args.price_levels,
-        include_start_dependent=args.start_dependent,
+        include_start_dependent=args.start_dependent, sentiment=args.sentiment,
     ).validate()
 
 

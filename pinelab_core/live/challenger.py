@@ -58,21 +58,32 @@ class HeadToHead:
 def version_call(settings: Settings, name: str, version: int, ohlcv: pd.DataFrame) -> tuple[np.ndarray, Any]:
     """One version's class probabilities (DOWN, SIDEWAYS, UP) at the last bar of `ohlcv`, and its manifest."""
     model, manifest = loaded_version(settings, name, version)
-    frame = version_inputs(manifest.feature_names, _history_slice(manifest.feature_names, ohlcv, model.context_rows))
+    frame = version_inputs(manifest, _history_slice(manifest.feature_names, ohlcv, model.context_rows), settings)
     rows = frame.iloc[-(model.context_rows + 1):]
     return np.asarray(model.predict_proba(rows), dtype=float)[-1], manifest
 
 
-def version_inputs(feature_names: list[str], ohlcv: pd.DataFrame) -> pd.DataFrame:
-    """A version's input columns on `ohlcv`: its features, or the normalised candles a candle net reads."""
+def version_inputs(manifest: Any, ohlcv: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """A version's input columns on `ohlcv` (its own market's bars): its features (with any opt-in group and the
+    market's news sentiment it learned from), or the normalised candles a candle net reads."""
     from pinelab_core.models.inputs import CANDLE_COLUMNS, candle_inputs
 
-    names = list(feature_names)
+    names = list(manifest.feature_names)
     if names and set(names) <= set(CANDLE_COLUMNS):
         return candle_inputs(ohlcv)[names]
     from pinelab_core.features import build_features
+    from pinelab_core.features.inputs import groups_to_build
+    from pinelab_core.sentiment.daily import SENTIMENT_FEATURES
 
-    return cast(pd.DataFrame, build_features(ohlcv))[names]
+    frame = cast(pd.DataFrame, build_features(ohlcv, groups=groups_to_build(names)))
+    if set(names) & set(SENTIMENT_FEATURES):
+        from pinelab_core.sentiment.service import market_sentiment_features
+        from pinelab_core.store import get_engine
+
+        scorer = (manifest.options or {}).get("sentiment_scorer")
+        frame = frame.join(market_sentiment_features(get_engine(settings), manifest.symbol, ohlcv, settings=settings,
+                                                     scorer=scorer))
+    return frame[names]
 
 
 def shadow_step(context: BarContext) -> str:
@@ -276,8 +287,9 @@ def _history_slice(feature_names: list[str], ohlcv: pd.DataFrame, context_rows: 
     from pinelab_core.features import required_history
     from pinelab_core.models.active import MIN_SLICE_BARS
     from pinelab_core.models.inputs import CANDLE_COLUMNS
+    from pinelab_core.sentiment.daily import SENTIMENT_FEATURES
 
-    names = [n for n in feature_names if n not in CANDLE_COLUMNS]
+    names = [n for n in feature_names if n not in CANDLE_COLUMNS and n not in SENTIMENT_FEATURES]
     try:
         history = required_history(names) if names else 0
     except DataValidationError:

@@ -66,7 +66,7 @@ def fine_tune_version(settings: Settings, name: str, version: int, ohlcv: pd.Dat
     manifest = loaded.manifest
     _net(loaded.model, f"{name}@v{version}")
     spec = LabelSpec.from_dict(manifest.label)
-    sample = labelled_sample(version_inputs(manifest.feature_names, ohlcv), make_labels(ohlcv, spec))
+    sample = labelled_sample(version_inputs(manifest, ohlcv, settings), make_labels(ohlcv, spec))
     through = pd.Timestamp(manifest.trained_through) if manifest.trained_through else None
     if through is None:
         raise DataValidationError(f"{name}@v{version}'s manifest does not say which bars it learned from.")

@@ -108,7 +108,7 @@ def version_drift(settings: Settings, name: str, version: int, bars: pd.DataFram
     through = to_timestamp(pd.Timestamp(manifest.trained_through)) if manifest.trained_through else None
     alerts: list[Any] = []
     if through is not None and manifest.feature_names:
-        frame = version_inputs(manifest.feature_names, bars.iloc[-3_000:])
+        frame = version_inputs(manifest, bars.iloc[-3_000:], settings)
         current = frame.iloc[-RECENT_BARS:]
         reference = frame.iloc[:-RECENT_BARS]
         reference = reference[reference.index <= through]

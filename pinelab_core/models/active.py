@@ -24,6 +24,7 @@ from pinelab_core.models.base import Model
 from pinelab_core.models.calibration import reliability_table
 from pinelab_core.models.ensemble import PROB_COLUMNS, Ensemble, fit_ensemble
 from pinelab_core.models.inputs import CANDLE_COLUMNS, candle_inputs
+from pinelab_core.sentiment.daily import SENTIMENT_FEATURES
 
 __all__ = ["ActiveEnsemble", "Member", "clear_model_cache", "load_active", "member_inputs", "member_probabilities"]
 
@@ -49,6 +50,7 @@ class Member:
     label: dict[str, Any]
     trained_on: str  # the symbol the version was trained on
     trained_through: pd.Timestamp | None = None  # the newest bar the version learned from (manifest)
+    news_scorer: str | None = None  # the scorer of the news sentiment features it learned from (None: no news)
 
     @property
     def reads_candles(self) -> bool:
@@ -68,6 +70,7 @@ class ActiveEnsemble:
     oof_hit_rates: dict[str, float]  # member key (and "ensemble") -> out-of-fold hit rate
     trained_through: pd.Timestamp | None = None  # the newest bar any member learned from: bars up to it are in-sample
     oof_reliability: pd.DataFrame | None = None  # the calibrated pool's confidence vs hit rate, out of fold
+    settings: Settings | None = None  # where the market's headlines are, for members that learned from news
 
     @property
     def versions(self) -> list[str]:
@@ -84,7 +87,9 @@ class ActiveEnsemble:
         from pinelab_core.errors import DataValidationError
         from pinelab_core.features import required_history
 
-        names = sorted({name for m in self.members if not m.reads_candles for name in m.feature_names})
+        # the news features need no bars before the one they describe (they read the store's headlines)
+        names = sorted({name for m in self.members if not m.reads_candles for name in m.feature_names
+                        if name not in SENTIMENT_FEATURES})
         try:
             history = required_history(names) if names else 0
         except DataValidationError:
@@ -123,7 +128,7 @@ def load_active(settings: Settings, symbol: str, timeframe: str) -> ActiveEnsemb
     if "hit_rate" in ensemble.oof_metrics:
         hit_rates["ensemble"] = ensemble.oof_metrics["hit_rate"]
     active = ActiveEnsemble(symbol, timeframe, tuple(members), ensemble, int(label.get("horizon", 1)), label,
-                            hit_rates, _trained_through(members, oof), _oof_reliability(ensemble))
+                            hit_rates, _trained_through(members, oof), _oof_reliability(ensemble), settings)
     with _LOCK:
         _ENSEMBLES[key] = active
     return active
@@ -140,6 +145,7 @@ def member_inputs(active: ActiveEnsemble, ohlcv: pd.DataFrame) -> dict[str, pd.D
     """Each member's input frame on `ohlcv`'s index (the feature matrix is built once and shared)."""
     features: pd.DataFrame | None = None
     candles: pd.DataFrame | None = None
+    news: dict[str, pd.DataFrame] = {}
     inputs = {}
     for member in active.members:
         if member.reads_candles:
@@ -154,6 +160,8 @@ def member_inputs(active: ActiveEnsemble, ohlcv: pd.DataFrame) -> dict[str, pd.D
                 names = [n for m in active.members if not m.reads_candles for n in m.feature_names]
                 features = build_features(ohlcv, groups=groups_to_build(names))
             frame = features
+            if member.news_scorer is not None:
+                frame = frame.join(_news_features(active, ohlcv, member.news_scorer, news))
         missing = [name for name in member.feature_names if name not in frame.columns]
         if missing:
             raise ModelSchemaError(
@@ -162,6 +170,19 @@ def member_inputs(active: ActiveEnsemble, ohlcv: pd.DataFrame) -> dict[str, pd.D
             )
         inputs[member.key] = frame[list(member.feature_names)]
     return inputs
+
+
+def _news_features(active: ActiveEnsemble, ohlcv: pd.DataFrame, scorer: str,
+                   known: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The market's news sentiment features, scored by the scorer the member learned them with (once per scorer)."""
+    if scorer not in known:
+        from pinelab_core.sentiment.service import market_sentiment_features
+        from pinelab_core.store import get_engine
+
+        settings = active.settings or Settings.from_env()
+        known[scorer] = market_sentiment_features(get_engine(settings), active.symbol, ohlcv, settings=settings,
+                                                  scorer=scorer)
+    return known[scorer]
 
 
 def member_probabilities(active: ActiveEnsemble, inputs: dict[str, pd.DataFrame], rows: np.ndarray) -> np.ndarray:
@@ -242,9 +263,11 @@ def _load_member(settings: Settings, registry: Any, version: Any) -> Member:
     model, manifest = loaded
     label = _as_dict(getattr(manifest, "label", {}))
     through = str(getattr(manifest, "trained_through", "") or "")
-    return Member(key, version.name, int(version.version), model.kind, model,
-                  tuple(getattr(manifest, "feature_names", model.feature_names_)), label,
-                  str(getattr(manifest, "symbol", "")), _utc(through) if through else None)
+    names = tuple(getattr(manifest, "feature_names", model.feature_names_))
+    scorer = _as_dict(getattr(manifest, "options", {})).get("sentiment_scorer")
+    return Member(key, version.name, int(version.version), model.kind, model, names, label,
+                  str(getattr(manifest, "symbol", "")), _utc(through) if through else None,
+                  str(scorer) if scorer and set(names) & set(SENTIMENT_FEATURES) else None)
 
 
 def _trained_through(members: Sequence[Member], oof: dict[str, pd.DataFrame | None]) -> pd.Timestamp | None:

@@ -7,6 +7,7 @@ into a causal daily feature and a signal source.
     sentiment_panel(engine, symbol) -> SentimentPanel (headlines, daily scores, scorer, demo flag)
     sentiment_at(engine, symbol, ohlcv) -> SentimentRead (the score the last bar counts, its headlines)
     sentiment_features(ohlcv, headlines) -> sentiment_1d, sentiment_headlines_1d (from the bar after publication)
+    market_sentiment_features(engine, symbol, ohlcv) -> the same from the market's stored headlines (training)
     sentiment_calls(ohlcv, headlines) -> the `sentiment` signal source's calls
 """
 
@@ -27,7 +28,7 @@ _EXPORTS: dict[str, str] = {
     "sentiment_calls": "daily",
     "SentimentPanel": "service", "sentiment_panel": "service", "fetch_news": "service",
     "import_headlines": "service", "market_headlines": "service", "SentimentRead": "service",
-    "sentiment_at": "service",
+    "sentiment_at": "service", "market_sentiment_features": "service",
 }
 
 __all__ = sorted(_EXPORTS)

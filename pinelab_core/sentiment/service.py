@@ -17,8 +17,8 @@ from pinelab_core.sentiment.daily import SENTIMENT_FEATURES, daily_sentiment, se
 from pinelab_core.sentiment.headlines import is_demo_symbol, read_headlines_csv, yahoo_headlines
 from pinelab_core.sentiment.scorers import SentimentScorer, get_scorer, score_label
 
-__all__ = ["SentimentPanel", "SentimentRead", "fetch_news", "import_headlines", "market_headlines", "sentiment_at",
-           "sentiment_panel"]
+__all__ = ["SentimentPanel", "SentimentRead", "fetch_news", "import_headlines", "market_headlines",
+           "market_sentiment_features", "sentiment_at", "sentiment_panel"]
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,14 @@ def market_headlines(engine: Engine, symbol: str, settings: Settings | None = No
     _, model = _scorer(settings, scorer)
     sync_headlines(engine, symbol, model)
     return model.name, load_headlines(engine, symbol, scorer=model.name)
+
+
+def market_sentiment_features(engine: Engine, symbol: str, ohlcv: pd.DataFrame, *, settings: Settings | None = None,
+                              scorer: str | None = None) -> pd.DataFrame:
+    """`sentiment_features` of the market's stored headlines on its bars: what a model trained with news learns
+    from (`TrainRequest(sentiment=True)`) and reads again at inference, with the same scorer."""
+    _, headlines = market_headlines(engine, symbol, settings, scorer)
+    return sentiment_features(ohlcv, headlines)
 
 
 def sentiment_panel(engine: Engine, symbol: str, *, settings: Settings | None = None,

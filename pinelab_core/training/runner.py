@@ -59,6 +59,7 @@ class TrainRequest:
     tune_trials: int = 0  # > 0: pick hyperparameters by nested walk-forward first (see training.tuning)
     include_price_levels: bool = False  # also learn from price levels (sma_200, bands): off by default
     include_start_dependent: bool = False  # also learn from cumulative sums (obv, ad): off by default
+    sentiment: bool = False  # also learn from the market's news sentiment (sentiment_1d, sentiment_headlines_1d)
 
     def validate(self) -> TrainRequest:
         """Check the request before anything runs; raise a PinelabError that says what to change."""
@@ -80,6 +81,9 @@ class TrainRequest:
             raise DataValidationError(f"Unknown window {self.window!r}. Use 'expanding' or 'rolling'.")
         if self.tune_trials < 0:
             raise DataValidationError(f"tune_trials must be 0 (off) or more, got {self.tune_trials}.")
+        if self.sentiment and all(model in CANDLE_MODELS for model in self.models):
+            raise DataValidationError(f"{', '.join(self.models)} read raw candles, not features: news sentiment "
+                                      "features need a feature model (lightgbm, xgboost, mlp, lstm, ...).")
         if not 0.0 <= self.validation_fraction < 0.9:
             raise DataValidationError(f"validation_fraction must be in [0, 0.9), got {self.validation_fraction}.")
         return self
@@ -140,6 +144,10 @@ def train_and_register(
     for symbol in request.symbols:
         ohlcv = load_ohlcv(symbol, request.timeframe, request.start, request.end, request.source, settings)
         features = _features(settings, ohlcv, request)
+        news_scorer = None
+        if request.sentiment and features is not None:
+            news_scorer, news = _news_features(settings, symbol, ohlcv)
+            features = features.join(news)
         for model in request.models:
             done = len(results)
 
@@ -149,7 +157,7 @@ def train_and_register(
 
             report = _walk_forward_one(ohlcv, None if model in CANDLE_MODELS else features, symbol, model, request,
                                        on_tick)
-            results.append(_register(settings, request, symbol, ohlcv, report, job_id))
+            results.append(_register(settings, request, symbol, ohlcv, report, job_id, news_scorer))
     return results
 
 
@@ -212,8 +220,26 @@ def _features(settings: Settings, ohlcv: pd.DataFrame, request: TrainRequest) ->
                                  include_start_dependent=request.include_start_dependent)
 
 
+def _news_features(settings: Settings, symbol: str, ohlcv: pd.DataFrame) -> tuple[str, pd.DataFrame]:
+    """(the scorer, the market's news sentiment features): each bar counts the headlines published before it opened.
+
+    Raises:
+        DataValidationError: no headline of the market is stored (a model would learn from a constant).
+    """
+    from pinelab_core.sentiment import market_headlines, sentiment_features
+    from pinelab_core.store import get_engine
+
+    scorer, headlines = market_headlines(get_engine(settings), symbol, settings)
+    if headlines.empty:
+        raise DataValidationError(
+            f"No news headlines are stored for {symbol}, so sentiment features would be a constant. Import a "
+            "headlines CSV (Sentiment page, or `pinelab sentiment --file FILE --symbol ...`), fetch news "
+            "(`pinelab sentiment --fetch --symbol ...`), or train without sentiment.")
+    return scorer, sentiment_features(ohlcv, headlines)
+
+
 def _register(settings: Settings, request: TrainRequest, symbol: str, ohlcv: pd.DataFrame,
-              report: TrainReport, job_id: int | None) -> TrainedVersion:
+              report: TrainReport, job_id: int | None, news_scorer: str | None = None) -> TrainedVersion:
     from pinelab_core.features import data_fingerprint
     from pinelab_core.models.artifacts import ModelManifest, model_slug
     from pinelab_core.models.registry import register_model
@@ -231,6 +257,7 @@ def _register(settings: Settings, request: TrainRequest, symbol: str, ohlcv: pd.
         options=json_safe({**report.options, "groups": request.groups, "overfit": report.overfit,
                            "include_price_levels": request.include_price_levels,
                            "include_start_dependent": request.include_start_dependent,
+                           "sentiment_scorer": news_scorer,
                            "overfit_threshold": report.overfit_threshold, "start": request.start, "end": request.end}),
         fold_metrics=json_safe(report.folds.to_dict(orient="records")),
         feature_importance=json_safe(report.feature_importance.to_dict()) if report.feature_importance is not None
