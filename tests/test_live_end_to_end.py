@@ -61,6 +61,9 @@ def test_the_live_loop_on_demo_data(settings: Settings, engine, monkeypatch: pyt
         job_id = int(requested.iloc[0]["job_id"])  # a background worker process trains the challenger
         assert wait_for(lambda: get_job(settings, job_id).status in ("succeeded", "failed"), 600, 1.0)
         assert get_job(settings, job_id).status == "succeeded", get_job(settings, job_id).error
+        # Only the first day drifts: a second retrain would race the restarted replay (its challenger could be
+        # registered with too few bars left to resolve a call, and the duel would have nothing to compare).
+        monkeypatch.setattr(retrain, "version_drift", lambda *_args, **_kwargs: [])
         second = run_scheduler(settings, options, loader=loader)  # a restart: it resumes at the cursor
         assert second.failures == [] and second.bars == 24
     finally:
@@ -78,10 +81,8 @@ def test_the_live_loop_on_demo_data(settings: Settings, engine, monkeypatch: pyt
     assert (calls["role"] == "challenger").sum() >= 10 and (calls["bar_time"] > pd.Timestamp(TRAINED_THROUGH,
                                                                                               tz="UTC")).all()
     duel = head_to_head(engine, name)
-    # The second day drifts too: its retrain (v3) may finish while the restarted run still replays and log calls
-    # of its own, so the newest challenger with calls is v2 or v3, depending on the machine's speed.
     newest = int(calls.loc[calls["role"] == "challenger", "version"].max())
-    assert duel.challenger == newest >= 2 and duel.champion == 1 and duel.n_bars > 0
+    assert duel.challenger == newest == 2 and duel.champion == 1 and duel.n_bars > 0
 
     registry = AppTest.from_file(str(REPO_ROOT / "app_pages" / "4_Registry.py"), default_timeout=120).run()
     assert not registry.exception

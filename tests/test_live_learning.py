@@ -138,6 +138,18 @@ def test_a_retrain_reuses_the_manifest_and_registers_a_challenger(settings: Sett
     assert events["kind"].tolist() == ["challenger_registered"]
 
 
+def _unresolved_call(engine, name: str, *, version: int, at: pd.Timestamp) -> None:  # type: ignore[no-untyped-def]
+    from sqlmodel import Session
+
+    from pinelab_core.store.tables import ShadowPredictionRow
+
+    with Session(engine) as session:
+        session.add(ShadowPredictionRow(model_name=name, version=version, role="challenger", data_source="demo",
+                                        symbol="DEMO-BTC", timeframe="1h", bar_time=at.to_pydatetime(), horizon=5,
+                                        prob_down=0.3, prob_sideways=0.4, prob_up=0.3, close_at_bar=1.0))
+        session.commit()
+
+
 def test_promotion_follows_the_rule_and_is_logged_once(settings: Settings, engine) -> None:  # type: ignore[no-untyped-def]
     from pinelab_core.live.retrain import run_retrain_job
 
@@ -150,6 +162,9 @@ def test_promotion_follows_the_rule_and_is_logged_once(settings: Settings, engin
     duel = head_to_head(engine, name, ohlcv=bars)
     assert (duel.champion, duel.challenger, duel.n_bars) == (1, 2, 25)
     assert set(duel.equity.columns) == {"champion", "challenger"} and len(duel.equity) > 20
+    _unresolved_call(engine, name, version=3, at=bars.index[start + 29])  # a challenger registered a bar ago
+    assert head_to_head(engine, name).challenger == 2, "the default duel is the newest one with something to compare"
+    assert head_to_head(engine, name, 3).n_bars == 0
     strict = set_policy(engine, name, min_shadow_bars=100)
     assert not promotion_verdict(duel, strict).promote
     loose = set_policy(engine, name, min_shadow_bars=10, max_p_value=1.0, min_log_loss_gain=-1.0)

@@ -182,7 +182,8 @@ def head_to_head(engine: Engine, model: str, challenger: int | None = None, *,
     Args:
         engine: the store.
         model: the model name.
-        challenger: the challenger version (default: the newest version with challenger calls).
+        challenger: the challenger version (default: the newest challenger with a resolved call, else the newest
+            with calls: one registered a few bars ago has nothing to compare yet).
         ohlcv: the market's bars, to trade both implied strategies through the execution engine on the same bars.
         fees: the implied strategies' fees.
 
@@ -194,7 +195,8 @@ def head_to_head(engine: Engine, model: str, challenger: int | None = None, *,
     if challengers.empty:
         raise ModelNotFoundError(f"No challenger of {model!r} has logged a live call yet. Retrain it (a challenger "
                                  "is registered) and keep `pinelab run` going.")
-    version = int(challenger if challenger is not None else challengers.max())
+    resolved = calls.loc[(calls["role"] == "challenger") & calls["outcome"].notna(), "version"]
+    version = int(challenger if challenger is not None else (resolved if len(resolved) else challengers).max())
     mine = calls[(calls["version"] == version) & calls["outcome"].notna()].set_index("bar_time")
     champion_rows = calls[(calls["role"] == "champion") & (calls["version"] != version) & calls["outcome"].notna()]
     champion = int(champion_rows["version"].max()) if len(champion_rows) else None
