@@ -7,7 +7,7 @@ import streamlit as st
 
 from pinelab_core.errors import ModelNotFoundError, PinelabError
 from pinelab_core.features import data_fingerprint
-from pinelab_core.patterns import latest_pattern_job, submit_pattern_training
+from pinelab_core.patterns import install_pretrained_pattern_model, latest_pattern_job, submit_pattern_training
 from pinelab_core.structure import anomaly_alerts, regime_history
 from pinelab_core.ui import (
     app_settings,
@@ -63,7 +63,19 @@ if show_patterns:
             st.info(f"{exc}")
             if job is not None and job.status == "failed":
                 st.error(f"The last pattern training (job {job.id}) failed: {job.error}")
-            if st.button("Train the pattern model", type="primary", key="charts_train_patterns"):
+            shipped, own = st.columns(2)
+            if shipped.button("Use the shipped pattern model", type="primary", key="charts_install_patterns",
+                              help="Trained by PineLab on synthetic patterns (the `pinelab patterns train` "
+                              "defaults), registered now as your first chart-patterns version; train your own "
+                              "any time."):
+                try:
+                    info = install_pretrained_pattern_model(settings)
+                    st.session_state["charts_patterns_installed"] = info.ref
+                    st.rerun()
+                except PinelabError as error:
+                    show_error(error)
+            if own.button("Train the pattern model", key="charts_train_patterns",
+                          help="Minutes on a CPU, seconds on a GPU; runs in the background."):
                 try:
                     st.success(f"Training job {submit_pattern_training(settings)} queued; its progress shows here "
                                "(rerun the page). Patterns appear when it ends.")

@@ -43,6 +43,19 @@ def test_without_a_pattern_model_the_charts_page_offers_to_train_one(monkeypatch
     assert app.get("progress") and not app.button
 
 
+def test_the_shipped_pattern_model_is_one_click_away() -> None:
+    app = _run(CHARTS, charts_pattern_bars=60)
+    assert "pinelab patterns install" in " ".join(i.value for i in app.info)
+    app.button(key="charts_install_patterns").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert [h.value for h in app.subheader][:1] == ["Patterns now"]
+    assert any("chart-patterns@v1" in c.value for c in app.caption)
+    from pinelab_core.patterns import pattern_model_version
+
+    info = pattern_model_version(Settings.from_env())
+    assert info.status == "active" and info.ref == "chart-patterns@v1"
+
+
 def test_with_a_pattern_model_the_charts_page_shows_patterns_now_and_the_study() -> None:
     register_pattern_model(Settings.from_env(), tiny_pattern_model())
     app = _run(CHARTS, charts_pattern_bars=100, charts_pattern_threshold=0.3)

@@ -15,8 +15,8 @@ from pinelab_core.errors import PinelabError
 __all__ = ["build_parser", "main"]
 
 # Modules under pinelab_core.cli, in the order their subcommands appear in --help.
-COMMAND_MODULES: tuple[str, ...] = ("data", "features", "train", "patterns", "signals", "sentiment", "predict",
-                                     "backtest", "db", "live", "paper", "api")
+COMMAND_MODULES: tuple[str, ...] = ("data", "features", "train", "patterns", "structure", "signals", "sentiment",
+                                     "predict", "backtest", "db", "live", "paper", "api")
 
 
 def build_parser() -> argparse.ArgumentParser:

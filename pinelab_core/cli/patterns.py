@@ -11,11 +11,12 @@ __all__ = ["register"]
 
 
 def register(subparsers: Any) -> None:
-    """Add `patterns train` and `patterns detect`."""
+    """Add `patterns train`, `patterns install` and `patterns detect`."""
     patterns = subparsers.add_parser(
         "patterns", help="chart patterns: train the recogniser, detect patterns, event study",
         description="Chart patterns (head and shoulders, double tops, triangles, flags, wedges, cup and handle). "
-        "Example: pinelab patterns train && pinelab patterns detect --source demo --symbol DEMO-EQUITY --json",
+        "Example: pinelab patterns install (the shipped model; or `train` your own) && pinelab patterns detect "
+        "--source demo --symbol DEMO-EQUITY --json",
     )
     actions = patterns.add_subparsers(dest="action", metavar="ACTION")
     actions.required = True
@@ -30,6 +31,10 @@ def register(subparsers: Any) -> None:
     train.add_argument("--labelled", default="", help="also score on a hand-labelled CSV of windows")
     add_json_option(train)
     train.set_defaults(handler=_train)
+
+    install = actions.add_parser("install", help="register the pattern model that ships with PineLab (no training)")
+    add_json_option(install)
+    install.set_defaults(handler=_install)
 
     detect = actions.add_parser("detect", help="patterns completed on a market, the strongest now, event study")
     add_data_options(detect)
@@ -54,6 +59,18 @@ def _train(args: argparse.Namespace) -> int:
     if result.labelled is not None:
         text += f"\nhand-labelled set: accuracy {result.labelled.accuracy:.3f} on {result.labelled.n_windows} windows"
     emit(args, payload, text)
+    return 0
+
+
+def _install(args: argparse.Namespace) -> int:
+    from pinelab_core.patterns.pretrained import install_pretrained_pattern_model, pretrained_summary
+
+    info = install_pretrained_pattern_model(settings_from_args(args))
+    summary = pretrained_summary()
+    payload = {"model": info.ref, "status": info.status, "source": "pretrained", **summary}
+    emit(args, payload, f"registered {info.ref} ({info.status}): the shipped pattern model, trained on "
+         f"{summary['trained_on']}; held-out synthetic accuracy {summary['accuracy']:.3f}, macro F1 "
+         f"{summary['macro_f1']:.3f}. `pinelab patterns train` replaces it with your own.")
     return 0
 
 

@@ -3,6 +3,7 @@
     generate_patterns(per_class=200, seed=0) -> PatternSamples     labelled windows, pattern ends at last bar
     render_image(window, "candlestick"|"line") -> (128, 128)        what the net sees; render_series -> (4, 128)
     train_pattern_model(settings, PatternTrainConfig()) -> result   train, score, register "chart-patterns"
+    install_pretrained_pattern_model(settings) -> info              register the model PineLab ships instead
     submit_pattern_training(settings, config) -> job id             the same as a background job
     latest_pattern_job(settings) -> JobInfo | None                  its progress, result or failure
     load_pattern_model(settings) / cached_pattern_model(settings)  the active version, verified
@@ -28,6 +29,7 @@ from pinelab_core.patterns.detect import (
     scan_patterns,
 )
 from pinelab_core.patterns.evaluation import PatternEvaluation, evaluate_patterns, read_labelled_windows
+from pinelab_core.patterns.pretrained import PRETRAINED_DIR, install_pretrained_pattern_model
 from pinelab_core.patterns.render import IMAGE_SIZE, render_batch, render_image, render_series
 from pinelab_core.patterns.report import PatternReport, analyse_patterns
 from pinelab_core.patterns.study import pattern_event_study
@@ -55,6 +57,7 @@ __all__ = [
     "PATTERN_CLASSES",
     "PATTERN_DIRECTION",
     "PATTERN_MODEL_NAME",
+    "PRETRAINED_DIR",
     "PatternEvaluation",
     "PatternReport",
     "PatternSamples",
@@ -65,6 +68,7 @@ __all__ = [
     "cached_pattern_model",
     "evaluate_patterns",
     "generate_patterns",
+    "install_pretrained_pattern_model",
     "latest_pattern_job",
     "load_pattern_model",
     "pattern_event_study",

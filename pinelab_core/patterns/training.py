@@ -122,7 +122,8 @@ def pattern_model_version(settings: Settings, version: int | None = None) -> Mod
     except ModelNotFoundError as exc:
         raise ModelNotFoundError(
             "No chart-pattern model is trained yet. Train it with `pinelab patterns train` or the Charts page's "
-            f"button (a few minutes on a CPU). ({exc})") from exc
+            "button (a few minutes on a CPU), or register the one PineLab ships: `pinelab patterns install` (the "
+            f"Charts page's 'Use the shipped pattern model'). ({exc})") from exc
 
 
 def load_pattern_model(settings: Settings, version: int | None = None, *, device: str = "cpu") -> ChartPatternModel:
