@@ -1,6 +1,6 @@
 """Predictions: the ensemble's calibrated calls on a watchlist (auto-refreshing), and the sidebar market in
-detail: confidence, each model's view, forecast fan, the market regime, the market across timeframes, past
-predictions against outcomes (also split by regime), drift alerts."""
+detail: confidence, each model's view, forecast fan, news sentiment and chart patterns at the bar, the market
+regime, the market across timeframes, past predictions against outcomes (also split by regime), drift alerts."""
 
 import pandas as pd
 import streamlit as st
@@ -17,7 +17,15 @@ from pinelab_core.models.starter import submit_starter
 from pinelab_core.models.tracking import prediction_history, resolve_outcomes
 from pinelab_core.structure import regime_track_record
 from pinelab_core.types import Timeframe
-from pinelab_core.ui import app_engine, app_settings, current_selection, load_symbols, selected_ohlcv, show_error
+from pinelab_core.ui import (
+    app_engine,
+    app_settings,
+    bar_context,
+    current_selection,
+    load_symbols,
+    selected_ohlcv,
+    show_error,
+)
 from pinelab_core.viz.predictions import (
     confidence_gauge,
     forecast_fan,
@@ -89,6 +97,7 @@ left, right = st.columns([1, 2])
 left.plotly_chart(confidence_gauge(prediction), theme=None, key="predictions_gauge")
 right.plotly_chart(member_breakdown(prediction), theme=None, key="predictions_members")
 st.plotly_chart(forecast_fan(ohlcv, prediction), theme=None, key="predictions_fan")
+st.markdown(bar_context(ohlcv, selection.symbol, settings, app_engine()))
 
 st.subheader("Across timeframes")
 if st.toggle("Read this market on several timeframes (each at its latest closed bar)", key="predictions_mtf"):

@@ -64,3 +64,20 @@ def test_pinelab_patterns_install_then_detect(capsys: pytest.CaptureFixture[str]
     assert main(["patterns", "detect", "--source", "demo", "--symbol", "DEMO-EQUITY", "--last", "40", "--json"]) == 0
     detected = json.loads(capsys.readouterr().out)
     assert detected["model"] == "chart-patterns@v1" and len(detected["now"]) == 5
+
+
+def test_the_predictions_context_line_reads_the_shipped_model_and_the_news(settings: Settings) -> None:
+    from pinelab_core.data import load_ohlcv
+    from pinelab_core.insights.patterns import chart_pattern_hits
+    from pinelab_core.store import get_engine
+    from pinelab_core.ui.context import bar_context
+
+    ohlcv = load_ohlcv("DEMO-BTC", "1d", source="demo", settings=settings)
+    engine = get_engine(settings)
+    assert "no pattern model yet" in bar_context(ohlcv, "DEMO-BTC", settings, engine)
+    install_pretrained_pattern_model(settings)
+    line = bar_context(ohlcv, "DEMO-BTC", settings, engine)
+    hits = chart_pattern_hits(ohlcv, settings, top=3).hits
+    assert line.startswith("**News sentiment:** +0.36 (positive) from 1 headline")
+    assert "Bitcoin rebounds as funding rates normalise" in line and "chart-patterns@v1" in line
+    assert all(f"{h.name.replace('_', ' ')} {h.probability:.0%}" in line for h in hits)

@@ -58,6 +58,8 @@ def test_predictions_page_shows_the_call_members_and_history(demo_models: Settin
     assert len(app.get("plotly_chart")) >= 4  # gauge, members, forecast fan, outcomes
     regime = next(c.value for c in app.caption if c.value.startswith("Market regime at this bar"))
     assert any(name in regime for name in REGIME_NAMES), regime  # the demo's daily history is long enough
+    context = next(m.value for m in app.markdown if m.value.startswith("**News sentiment:**"))
+    assert "demo headlines" in context and "**Chart patterns:** no pattern model yet" in context
 
 
 def test_explain_page_explains_the_chosen_bar_for_every_member(demo_models: Settings) -> None:

@@ -12,8 +12,10 @@ Pages use:
     show_error(exc)                        message + what to do; no traceback for PinelabError
     chart_controls(), overlay_picker(), bars_table(ohlcv, file_stem=...)  shared widgets
     pattern_report(ohlcv, settings, last=, threshold=) -> PatternReport  cached per model version
+    bar_context(ohlcv, symbol, settings, engine) -> str  news sentiment and chart patterns at the last bar
 """
 
+from pinelab_core.ui.context import bar_context
 from pinelab_core.ui.feedback import show_error, what_to_do
 from pinelab_core.ui.market_data import (
     clear_loaded_data,
@@ -34,6 +36,7 @@ from pinelab_core.ui.widgets import bars_table, chart_controls, overlay_picker
 __all__ = [
     "app_engine",
     "app_settings",
+    "bar_context",
     "bars_table",
     "chart_controls",
     "clear_loaded_data",
