@@ -46,7 +46,13 @@ def test_stored_regimes_read_back_as_computed_and_a_rewrite_adds_no_row(engine) 
     known = history[history["regime"] != UNKNOWN]
     assert 0 < len(known) < len(history)  # the warm-up bars have no regime and are not stored
     assert store_regimes(engine, history, symbol="X", timeframe="1h", data_source="demo") == len(known)
-    assert store_regimes(engine, history.iloc[-300:], symbol="X", timeframe="1h", data_source="demo") == 300
+    # A page refresh stores the same bars again: nothing is written; a bar computed differently is updated.
+    assert store_regimes(engine, history.iloc[-300:], symbol="X", timeframe="1h", data_source="demo") == 0
+    changed = history.iloc[-300:].copy()
+    changed.iloc[-1, changed.columns.get_loc("probability")] = 0.5
+    assert store_regimes(engine, changed, symbol="X", timeframe="1h", data_source="demo") == 1
+    assert load_regimes(engine, symbol="X", timeframe="1h", data_source="demo")["probability"].iloc[-1] == 0.5
+    assert store_regimes(engine, history, symbol="X", timeframe="1h", data_source="demo") == 1  # back again
     assert _rows(engine) == len(known)
     loaded = load_regimes(engine, symbol="X", timeframe="1h", data_source="demo")
     assert loaded.index.equals(known.index)

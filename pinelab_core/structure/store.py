@@ -31,6 +31,9 @@ def store_regimes(engine: Engine, history: pd.DataFrame, *, symbol: str, timefra
                   data_source: str = "") -> int:
     """Upsert the known regimes of `history` (`regime_history(ohlcv)`); returns the rows written.
 
+    Rows already stored with the same values are not written again (a page refresh re-reads the same thousands
+    of bars); a bar whose values differ (a newer PineLab computing it differently) is updated.
+
     Args:
         engine: the store.
         history: a `regime_history` frame; bars still "unknown" (before the first fit) are not stored.
@@ -48,6 +51,9 @@ def store_regimes(engine: Engine, history: pd.DataFrame, *, symbol: str, timefra
              "created_at": now}
             for time, regime, probability, n_states, p in zip(known.index, known["regime"], known["probability"],
                                                                known["n_states"], probabilities, strict=True)]
+    rows = _changed(engine, rows, symbol=symbol, timeframe=timeframe, data_source=data_source)
+    if not rows:
+        return 0
     dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
     with engine.begin() as connection:
         for start in range(0, len(rows), _CHUNK):
@@ -59,6 +65,28 @@ def store_regimes(engine: Engine, history: pd.DataFrame, *, symbol: str, timefra
                                                                   "probabilities_json", "created_at")})
             connection.execute(statement)
     return len(rows)
+
+
+_VALUES = ("regime", "probability", "n_states", "probabilities_json")
+
+
+def _changed(engine: Engine, rows: list[dict[str, object]], *, symbol: str, timeframe: str,
+             data_source: str) -> list[dict[str, object]]:
+    """The rows whose bar is not stored yet, or stored with other values."""
+    times = [row["time"] for row in rows]
+    query = select(_TABLE.c.time, *(_TABLE.c[name] for name in _VALUES)).where(
+        _TABLE.c.data_source == data_source, _TABLE.c.symbol == symbol, _TABLE.c.timeframe == timeframe,
+        _TABLE.c.time >= min(times), _TABLE.c.time <= max(times))  # type: ignore[type-var]
+    with engine.connect() as connection:
+        stored = {_utc(r[0]): tuple(r[1:]) for r in connection.execute(query).all()}
+    if not stored:
+        return rows
+    return [row for row in rows if stored.get(_utc(row["time"])) != tuple(row[name] for name in _VALUES)]
+
+
+def _utc(moment: object) -> pd.Timestamp:
+    stamp = pd.Timestamp(moment)  # type: ignore[arg-type]
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
 def load_regimes(engine: Engine, *, symbol: str, timeframe: str, data_source: str = "",
