@@ -30,6 +30,9 @@ FIRST_RUN_SECONDS = 45.0
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SETTLE_SECONDS = 10.0
+#: More time a page may spend behind its own spinner ("Fitting regimes…", "Looking for chart patterns…"): the
+#: first fit of a model on a busy CI machine; the page is settled only once its spinners are gone.
+COMPUTE_SECONDS = 60.0
 #: In CI (and with PINELAB_REQUIRE_BROWSER=1) a missing Chromium fails the browser tests instead of skipping them.
 REQUIRE_BROWSER = os.environ.get("PINELAB_REQUIRE_BROWSER") == "1" or bool(os.environ.get("CI"))
 
@@ -118,8 +121,9 @@ def settle(page, timeout: float = SETTLE_SECONDS) -> float:  # type: ignore[no-u
     """Wait until the app has rendered and its script run is over; return the seconds it took.
 
     Settled means: the main column holds rendered elements, none of them stale (left over from the run
-    before), and Streamlit's "Running..." status widget has been gone for half a second (reruns that
-    the first render triggers count as part of the load).
+    before), and Streamlit's "Running..." status widget and every spinner have been gone for half a second
+    (reruns that the first render triggers count as part of the load). Time behind a spinner may add up to
+    `COMPUTE_SECONDS` to `timeout`.
     """
     started = time.monotonic()
     try:
@@ -128,16 +132,19 @@ def settle(page, timeout: float = SETTLE_SECONDS) -> float:  # type: ignore[no-u
         raise AssertionError(f"nothing rendered within {timeout:.0f} s") from exc
     quiet_since: float | None = None
     last_busy = ""
+    limit = timeout
     while True:
         now = time.monotonic()
         busy = page.evaluate(_BUSY_JS)
         if busy:
             quiet_since, last_busy = None, busy
+            if busy == "computing":
+                limit = timeout + COMPUTE_SECONDS
         elif quiet_since is None:
             quiet_since = now
         elif now - quiet_since >= 0.5:
             return now - started
-        if now - started > timeout:
+        if now - started > limit:
             raise AssertionError(f"the page did not settle within {timeout:.0f} s ({busy or last_busy or 'busy'} "
                                  "less than half a second before)")
         page.wait_for_timeout(100)
@@ -150,6 +157,7 @@ _RENDERED_JS = """
 
 _BUSY_JS = """
 () => {
+  if (document.querySelector('[data-testid="stSpinner"]')) return 'computing';
   if (document.querySelector('[data-testid="stStatusWidget"]')) return 'running';
   if (document.querySelector('[data-testid="stAppSkeleton"]')) return 'loading the app';
   if (document.querySelector('[data-testid="stSkeleton"]')) return 'loading';
@@ -208,7 +216,8 @@ def assert_page_ok(page, titles: list[str], name: str,  # type: ignore[no-untype
     return seconds
 
 
-#: Finds a Plotly figure's legend drawn over its title, plot area or axis labels, and metric values cut off.
+#: Finds a Plotly figure's legend drawn over its title, plot area or axis labels, a title or label cut off at
+#: the figure's edge, and metric values cut off.
 FIGURE_OVERLAPS_JS = """
 () => {
   const box = el => { const r = el.getBoundingClientRect(); return {l: r.left, r: r.right, t: r.top, b: r.bottom}; };
@@ -217,6 +226,15 @@ FIGURE_OVERLAPS_JS = """
   document.querySelectorAll('.js-plotly-plot').forEach((plot, i) => {
     const title = plot.querySelector('.gtitle');
     const name = title ? title.textContent : `figure ${i + 1}`;
+    const frame = box(plot);
+    if (frame.r - frame.l > 0) {
+      plot.querySelectorAll('.gtitle, .indicatorlayer text, .xtitle, .ytitle, .g-xtitle text, .g-ytitle text')
+        .forEach(text => {
+          const t = box(text);
+          if (t.r - t.l > 0 && text.textContent.trim() && (t.l < frame.l - 2 || t.r > frame.r + 2))
+            found.push(`${name}: "${text.textContent.trim().slice(0, 40)}" cut off at the figure's edge`);
+        });
+    }
     const legend = plot.querySelector('g.legend .bg');
     if (!legend || plot.getBoundingClientRect().width === 0) return;
     const lb = box(legend);

@@ -177,7 +177,11 @@ def _wait_for(page, url: str, text: str, name: str) -> None:  # type: ignore[no-
 
 
 def _ensure_models(dashboard: Dashboard) -> None:
-    """Starter models on the demo market, so the Registry, Predictions and Explain figures are there to check."""
+    """Starter models on the demo market and the shipped pattern model, so the Registry, Predictions, Explain
+    and Charts figures (pattern markers, "Patterns now") are there to check."""
+    if not (dashboard.models_dir / "chart-patterns").is_dir():
+        subprocess.run([sys.executable, "-m", "pinelab_core", "patterns", "install"], cwd=REPO_ROOT,
+                       env=dashboard.env, check=True, capture_output=True, timeout=JOB_SECONDS)
     if any(dashboard.models_dir.glob("*/v*/manifest.json")):
         return
     subprocess.run([sys.executable, "-m", "pinelab_core", "predict", "--source", "demo", "--symbol", "DEMO-EQUITY",

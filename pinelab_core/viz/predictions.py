@@ -61,11 +61,14 @@ def confidence_gauge(prediction: Prediction) -> go.Figure:
     colour = SIGNAL_COLOURS[prediction.signal.value]
     figure = go.Figure(go.Indicator(
         mode="gauge+number", value=100 * prediction.confidence, number={"suffix": "%", "valueformat": ".1f"},
-        title={"text": f"{prediction.signal.value} · {prediction.chosen_class} in {prediction.horizon} bars"},
+        title={"text": f"{prediction.signal.value}<br><span style='font-size:12px'>{prediction.chosen_class} in "
+                       f"{prediction.horizon} bars</span>", "font": {"size": 16}},
         gauge={"axis": {"range": [0, 100]}, "bar": {"color": colour},
                "threshold": {"line": {"color": TEXT, "width": 2}, "value": 100 / 3}},
     ))
-    return apply_dark_theme(figure, height=260)
+    # The gauge's own title and end labels need side margins the chart theme does not give (it was cut off in a
+    # third of the page's width).
+    return apply_dark_theme(figure, height=260).update_layout(margin={"l": 36, "r": 36, "t": 64, "b": 10})
 
 
 def member_breakdown(prediction: Prediction) -> go.Figure:

@@ -142,7 +142,7 @@ def equity_comparison_figure(curves: dict[str, pd.Series]) -> go.Figure:
     for number, (ref, curve) in enumerate(curves.items()):
         figure.add_scatter(x=curve.index, y=curve.to_numpy(), name=ref, mode="lines",
                            line={"color": LINE_COLOURS[number % len(LINE_COLOURS)]})
-    figure.update_layout(title="Implied strategy equity (out of sample)", yaxis_title="equity")
+    figure.update_layout(title="Equity, out of sample", yaxis_title="equity")  # fits half of a 1,000 px page
     return apply_dark_theme(figure, height=400)
 
 
@@ -155,5 +155,5 @@ def importance_comparison_figure(importances: dict[str, pd.Series], top: int = 1
         for number, ref in enumerate(shown.columns):
             figure.add_bar(x=[str(i) for i in shown.index], y=shown[ref], name=ref,
                            marker_color=LINE_COLOURS[number % len(LINE_COLOURS)])
-    figure.update_layout(barmode="group", title="Feature importance side by side", hovermode="closest")
+    figure.update_layout(barmode="group", title="Feature importance", hovermode="closest")
     return apply_dark_theme(figure, height=400)
