@@ -83,8 +83,9 @@ def test_training_on_news_without_headlines_says_how_to_get_them(settings: Setti
     request.symbols, request.source, request.start = ["MYCO"], f"file:{path}", None
     with pytest.raises(DataValidationError, match="No news headlines are stored for MYCO.*--file"):
         train_and_register(settings, request)
-    with pytest.raises(DataValidationError, match="read raw candles"):
-        TrainRequest(symbols=[SYMBOL], models=["cnn"], sentiment=True).validate()
+    for models in (["cnn"], ["ppo"]):
+        with pytest.raises(DataValidationError, match="need a feature model"):
+            TrainRequest(symbols=[SYMBOL], models=models, sentiment=True).validate()
 
 
 def test_the_cli_trains_with_news(settings: Settings, monkeypatch: pytest.MonkeyPatch,

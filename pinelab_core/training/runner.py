@@ -81,9 +81,13 @@ class TrainRequest:
             raise DataValidationError(f"Unknown window {self.window!r}. Use 'expanding' or 'rolling'.")
         if self.tune_trials < 0:
             raise DataValidationError(f"tune_trials must be 0 (off) or more, got {self.tune_trials}.")
-        if self.sentiment and all(model in CANDLE_MODELS for model in self.models):
-            raise DataValidationError(f"{', '.join(self.models)} read raw candles, not features: news sentiment "
-                                      "features need a feature model (lightgbm, xgboost, mlp, lstm, ...).")
+        if self.sentiment:
+            from pinelab_core.rl.agents import AGENT_KINDS
+
+            if all(model in CANDLE_MODELS or model in AGENT_KINDS for model in self.models):
+                raise DataValidationError(f"{', '.join(self.models)} read raw candles or their own observations, not "
+                                          "the feature matrix: news sentiment features need a feature model "
+                                          "(lightgbm, xgboost, random_forest, lstm, ...).")
         if not 0.0 <= self.validation_fraction < 0.9:
             raise DataValidationError(f"validation_fraction must be in [0, 0.9), got {self.validation_fraction}.")
         return self
