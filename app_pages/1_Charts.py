@@ -69,13 +69,12 @@ if show_patterns:
                               "defaults), registered now as your first chart-patterns version; train your own "
                               "any time."):
                 try:
-                    info = install_pretrained_pattern_model(settings)
-                    st.session_state["charts_patterns_installed"] = info.ref
+                    install_pretrained_pattern_model(settings)
                     st.rerun()
                 except PinelabError as error:
                     show_error(error)
             if own.button("Train the pattern model", key="charts_train_patterns",
-                          help="Minutes on a CPU, seconds on a GPU; runs in the background."):
+                          help="About a minute on a CPU, seconds on a GPU; runs in the background."):
                 try:
                     st.success(f"Training job {submit_pattern_training(settings)} queued; its progress shows here "
                                "(rerun the page). Patterns appear when it ends.")

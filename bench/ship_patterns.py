@@ -20,15 +20,18 @@ from pinelab_core.config import Settings
 from pinelab_core.patterns import PatternTrainConfig, train_pattern_model
 from pinelab_core.patterns.pretrained import PRETRAINED_DIR, export_pattern_model
 
-FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "pattern_windows_labelled.csv"
+REPO = Path(__file__).resolve().parents[1]
+#: Relative to the repository root (the script runs there), so the shipped manifest names no machine's folders.
+FIXTURE = Path("tests") / "fixtures" / "pattern_windows_labelled.csv"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu", help="cpu keeps the shipped weights reproducible on any machine")
-    parser.add_argument("--out", type=Path, default=PRETRAINED_DIR)
+    parser.add_argument("--out", type=Path, default=PRETRAINED_DIR.resolve())
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()}")
+    os.chdir(REPO)
     with tempfile.TemporaryDirectory() as root:
         settings = Settings(data_dir=Path(root) / "data", models_dir=Path(root) / "models")
         config = PatternTrainConfig(device=args.device, labelled_path=str(FIXTURE))

@@ -189,6 +189,8 @@ def test_the_insights_read_of_chart_patterns_is_the_scan_at_the_last_bar(tiny: C
         assert {h.name for h in at.hits if h.completed} == completed & {h.name for h in at.hits}
         again = chart_pattern_hits(ohlcv.iloc[t + 1 - 40:t + 1], settings, top=5, floor=0.0)
         assert again == at, "the read of bar t never depends on how much history was loaded"
+        later = scan.probabilities.loc[ohlcv.index[t]]  # the full scan, which also saw the bars after t
+        assert [h.probability for h in at.hits] == pytest.approx(list(later[[h.name for h in at.hits]]), abs=1e-9)
     floor = read.hits[0].probability
     assert [h.name for h in chart_pattern_hits(ohlcv, settings, floor=floor).hits] == [read.hits[0].name]
     short = chart_pattern_hits(ohlcv.iloc[:10], settings)

@@ -59,6 +59,7 @@ def install_pretrained_pattern_model(settings: Settings, *, activate: bool = Tru
 
 def export_pattern_model(settings: Settings, directory: Path, version: int | None = None) -> Path:
     """Copy a registered pattern model's files (weights, config, manifest) into `directory`, replacing it."""
+    from pinelab_core.models.artifacts import ModelManifest
     from pinelab_core.patterns.training import pattern_model_version
 
     info = pattern_model_version(settings, version)
@@ -66,7 +67,7 @@ def export_pattern_model(settings: Settings, directory: Path, version: int | Non
         shutil.rmtree(directory)
     directory.mkdir(parents=True)
     source = Path(info.path)
-    for name in ("manifest.json", *sorted(_manifest_files(source))):
+    for name in ("manifest.json", *sorted(ModelManifest.read(source).files)):
         shutil.copy2(source / name, directory / name)
     return directory
 
@@ -80,8 +81,3 @@ def pretrained_summary(directory: Path = PRETRAINED_DIR) -> dict[str, object]:
             "trained_on": manifest.data_fingerprint, "created_at": manifest.created_at,
             "config": manifest.options.get("config", {})}
 
-
-def _manifest_files(folder: Path) -> list[str]:
-    from pinelab_core.models.artifacts import ModelManifest
-
-    return list(ModelManifest.read(folder).files)

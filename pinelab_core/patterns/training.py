@@ -122,7 +122,7 @@ def pattern_model_version(settings: Settings, version: int | None = None) -> Mod
     except ModelNotFoundError as exc:
         raise ModelNotFoundError(
             "No chart-pattern model is trained yet. Train it with `pinelab patterns train` or the Charts page's "
-            "button (a few minutes on a CPU), or register the one PineLab ships: `pinelab patterns install` (the "
+            "button (about a minute on a CPU), or register the one PineLab ships: `pinelab patterns install` (the "
             f"Charts page's 'Use the shipped pattern model'). ({exc})") from exc
 
 
