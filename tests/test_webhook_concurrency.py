@@ -206,6 +206,11 @@ def test_a_locked_store_gets_503s_never_a_hang_and_healthz_keeps_answering(serve
     assert not refused & set(acknowledged)
     latencies = sorted(seconds for seconds, _ in health)
     p99 = latencies[int(0.99 * (len(latencies) - 1))]
-    print(f"healthz p99 {p99 * 1000:.1f} ms over {len(latencies)} polls; {len(refused)} alerts got 503")
-    assert "locked" in {state for _, state in health}  # it answered while the store was locked...
-    assert latencies[-1] < LOCK_SECONDS / 5  # ...without waiting for the lock (it used to stall 2.85 s of 3)
+    locked = sum(state == "locked" for _, state in health)
+    print(f"healthz p99 {p99 * 1000:.1f} ms over {len(latencies)} polls ({locked} said locked, slowest "
+          f"{latencies[-1] * 1000:.0f} ms); {len(refused)} alerts got 503")
+    # It kept answering while the store was locked, without waiting for the lock: a health check that waited
+    # (it used to stall 2.85 s of 3) answers "locked" a couple of times per lock, not every 50 ms. Counted, not
+    # timed against one slowest reply: on a loaded CI machine one reply can take a second for reasons of its own.
+    assert locked >= 10, (locked, len(health))
+    assert p99 < LOCK_SECONDS / 5
