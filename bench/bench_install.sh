@@ -22,10 +22,11 @@ seconds() { python -c "import time; print(f'{time.time():.1f}')"; }
 t0=$(seconds)
 pip install -q -c constraints.txt -e ".[dev]"
 t1=$(seconds)
-python -m pytest -q -p no:cacheprovider --durations=15 > "$work/cold.log" 2>&1 || { tail -40 "$work/cold.log"; exit 1; }
+failed() { sed -n '/= FAILURES =/,/= slowest/p' "$1" | head -150; tail -5 "$1"; exit 1; }  # what failed, and why
+python -m pytest -q -p no:cacheprovider --durations=15 > "$work/cold.log" 2>&1 || failed "$work/cold.log"
 t2=$(seconds)
 if [ "${WARM:-1}" = 1 ]; then
-  python -m pytest -q -p no:cacheprovider --durations=15 > "$work/warm.log" 2>&1 || { tail -40 "$work/warm.log"; exit 1; }
+  python -m pytest -q -p no:cacheprovider --durations=15 > "$work/warm.log" 2>&1 || failed "$work/warm.log"
 else
   echo "not run (WARM=0)" > "$work/warm.log"
 fi
